@@ -1,0 +1,131 @@
+import builtins
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from pretix.base.models import (
+    CheckinList, Device, Event, Item, ItemVariation, LoggedModel, OrderPosition,
+    SalesChannel,
+)
+
+
+class AutoCheckinRule(LoggedModel):
+    """One "check these tickets in when the order is placed/paid" rule of an event."""
+
+    MODE_PLACED = "placed"
+    MODE_PAID = "paid"
+    MODE_CHOICES = (
+        (MODE_PLACED, _("After the order was placed")),
+        (MODE_PAID, _("After the order was paid")),
+    )
+
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="pretix_desk_rules"
+    )
+    # Named "list" by the API contract; the field shadows the builtin inside this class
+    # body, so defaults below use builtins.list.
+    list = models.ForeignKey(
+        CheckinList,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="pretix_desk_rules",
+        verbose_name=_("Check-in list"),
+        help_text=_(
+            "If you leave this empty, the ticket is checked in on every list that "
+            "admits its product."
+        ),
+    )
+    mode = models.CharField(
+        max_length=20,
+        choices=MODE_CHOICES,
+        default=MODE_PLACED,
+        verbose_name=_("When"),
+    )
+    all_sales_channels = models.BooleanField(
+        default=True, verbose_name=_("All sales channels")
+    )
+    limit_sales_channels = models.ManyToManyField(
+        SalesChannel,
+        blank=True,
+        related_name="pretix_desk_rules",
+        verbose_name=_("Sales channels"),
+    )
+    all_products = models.BooleanField(
+        default=True, verbose_name=_("All products and variations")
+    )
+    limit_products = models.ManyToManyField(
+        Item, blank=True, related_name="pretix_desk_rules", verbose_name=_("Products")
+    )
+    limit_variations = models.ManyToManyField(
+        ItemVariation,
+        blank=True,
+        related_name="pretix_desk_rules",
+        verbose_name=_("Variations"),
+    )
+    all_payment_methods = models.BooleanField(
+        default=True, verbose_name=_("All payment methods")
+    )
+    limit_payment_methods = models.JSONField(
+        default=builtins.list,
+        blank=True,
+        verbose_name=_("Payment methods"),
+    )
+
+    class Meta:
+        ordering = ("id",)
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(mode="placed") | Q(all_payment_methods=True),
+                name="pretix_desk_rule_placed_all_payments",
+            ),
+        ]
+
+    def __str__(self):
+        return f"AutoCheckinRule #{self.pk}"
+
+
+class Redemption(models.Model):
+    """An add-on or bundled product handed out at the desk.
+
+    A line item may be redeemed at most once while not annulled; the partial unique
+    constraint makes two desks racing for the same item end with exactly one winner.
+    Annulled redemptions stay as history.
+    """
+
+    position = models.ForeignKey(
+        OrderPosition, on_delete=models.CASCADE, related_name="pretix_desk_redemptions"
+    )
+    checkin_list = models.ForeignKey(
+        CheckinList,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="pretix_desk_redemptions",
+    )
+    datetime = models.DateTimeField()
+    created = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+",
+    )
+    device = models.ForeignKey(
+        Device, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    nonce = models.CharField(max_length=190, null=True, blank=True)
+    annulled = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-datetime", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["position"],
+                condition=Q(annulled__isnull=True),
+                name="pretix_desk_redeem_once",
+            ),
+            models.UniqueConstraint(
+                fields=["position", "nonce"],
+                condition=Q(nonce__isnull=False),
+                name="pretix_desk_redeem_nonce",
+            ),
+        ]

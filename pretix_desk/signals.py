@@ -1,0 +1,1 @@
+"""Signal wiring only: receivers hand the real work to plain functions elsewhere."""
