@@ -1,6 +1,7 @@
 """Shared fixtures: an organizer with an event that has pretix_desk enabled, a few
 products, a check-in list, teams and API clients. Test modules add their own specifics."""
 import datetime
+import os
 from decimal import Decimal
 
 import pytest
@@ -152,4 +153,26 @@ def make_order(event, items, *, status=Order.STATUS_PAID, sales_channel="web",
             price=entry["item"].default_price,
             attendee_name_parts={"full_name": entry.get("attendee_name", name)},
         ))
+    order.total = sum(p.price for p in created)
+    order.save(update_fields=["total"])
+    order.create_transactions()
     return order
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_postgres(django_db_blocker):
+    """scripts/test runs the suite a second time on PostgreSQL: there, a silent fallback
+    to SQLite would let the concurrency tests pass without testing anything."""
+    if os.environ.get("PRETIX_DESK_REQUIRE_POSTGRES"):
+        from django.db import connection
+        assert connection.vendor == "postgresql", "PostgreSQL required, got " + connection.vendor
+    yield
+
+
+def pytest_runtest_setup(item):
+    # Tests marked postgres test what only a real database with row locks can show;
+    # on the SQLite run they are skipped, and the PostgreSQL run requires them.
+    if item.get_closest_marker("postgres"):
+        from django.conf import settings
+        if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
+            pytest.skip("needs PostgreSQL (scripts/test runs it there)")
