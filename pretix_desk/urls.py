@@ -6,7 +6,39 @@ from pretix.api.urls import checkinlist_router, event_router  # NOQA
 urlpatterns = []
 
 # --- auto check-in rules: control panel views and the API resource ---
+from pretix_desk.api.rules import AutoCheckinRuleViewSet  # NOQA
+from pretix_desk.views import rules as rule_views  # NOQA
+
+_rules = r"^control/event/(?P<organizer>[^/]+)/(?P<event>[^/]+)/desk/rules/"
+urlpatterns += [
+    re_path(_rules + r"$", rule_views.RuleListView.as_view(), name="rules"),
+    re_path(_rules + r"add$", rule_views.RuleCreateView.as_view(), name="rules.add"),
+    re_path(_rules + r"(?P<rule>\d+)/$", rule_views.RuleUpdateView.as_view(), name="rules.edit"),
+    re_path(_rules + r"(?P<rule>\d+)/delete$", rule_views.RuleDeleteView.as_view(), name="rules.delete"),
+]
+
+# pretix's bundled auto check-in registered this prefix first; take its place (same
+# prefix and basename). Our viewset defers to the bundled one for events without us.
+for _i, (_prefix, _viewset, _basename) in enumerate(event_router.registry):
+    if _prefix == "auto_checkin_rules":
+        event_router.registry[_i] = (_prefix, AutoCheckinRuleViewSet, _basename)
+        break
+else:
+    event_router.register(r"auto_checkin_rules", AutoCheckinRuleViewSet, basename="autocheckinrules")
 
 # --- desk API (under check-in lists) ---
+from pretix_desk.api.desk import DeskViewSet  # NOQA
+
+# URL names: api-v1:desk-scan, desk-lookup, desk-redeem, desk-redeem-annul, desk-preload,
+# desk-search (all under organizers/<o>/events/<e>/checkinlists/<list>/desk/).
+checkinlist_router.register(r"desk", DeskViewSet, basename="desk")
 
 # --- desk scanner page ---
+from pretix_desk.views import desk as desk_views  # NOQA
+
+urlpatterns += [
+    re_path(r"^control/event/(?P<organizer>[^/]+)/(?P<event>[^/]+)/desk/$",
+            desk_views.DeskView.as_view(), name="desk"),
+    re_path(r"^control/event/(?P<organizer>[^/]+)/(?P<event>[^/]+)/desk/sw\.js$",
+            desk_views.ServiceWorkerView.as_view(), name="desk.sw"),
+]

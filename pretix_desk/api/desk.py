@@ -1,0 +1,235 @@
+"""The desk API: thin DRF views under pretix's check-in list routes.
+
+They validate input, call the services in ``pretix_desk.desk`` and shape the answer.
+Authentication and permissions are pretix's own (``EventPermission``).
+"""
+import datetime
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
+from drf_ujson.parsers import UJSONParser
+from pretix.base.models import Checkin
+from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.response import Response
+
+from pretix_desk.desk import serialization
+from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
+from pretix_desk.desk.lookup import lookup
+from pretix_desk.desk.preload import iter_json, prepare_preload
+from pretix_desk.desk.redeem import annul, redeem
+from pretix_desk.desk.scan import scan
+from pretix_desk.desk.search import MIN_QUERY_LENGTH, search
+from pretix_desk.desk.sync import InvalidSyncToken, etag_matches
+
+MAX_ID = 2**31 - 1
+NONCE_MAX_LENGTH = 190  # Checkin.nonce and Redemption.nonce
+
+
+class AnyContentTypeJSONParser(UJSONParser):
+    """Reads every body as JSON, so a form post or text body is a 400 that says the JSON is
+    malformed instead of a 415 a desk developer has to puzzle over."""
+
+    media_type = "*/*"
+
+
+class StrictCharField(serializers.CharField):
+    """A string and nothing else: DRF would turn ``123`` or ``true`` into text."""
+
+    default_error_messages = {"invalid": _("Not a valid string.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    default_error_messages = {"invalid": _("Must be true or false.")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ScanDateTimeField(serializers.DateTimeField):
+    """Offline scans are replayed with the time they happened; years outside this range are
+    typos, and would overflow when converted to the event's time zone."""
+
+    default_error_messages = {"range": _("The date must lie between the years 2000 and 2200.")}
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid", format="ISO 8601")
+        dt = super().to_internal_value(value)
+        if not (datetime.datetime(2000, 1, 2, tzinfo=datetime.timezone.utc) <= dt
+                <= datetime.datetime(2200, 1, 1, tzinfo=datetime.timezone.utc)):
+            self.fail("range")
+        return dt
+
+
+def access_code_field():
+    return StrictCharField(max_length=MAX_CODE_LENGTH)
+
+
+def nonce_field():
+    return StrictCharField(max_length=NONCE_MAX_LENGTH, required=False, allow_null=True)
+
+
+class ScanInputSerializer(serializers.Serializer):
+    access_code = access_code_field()
+    type = serializers.ChoiceField(choices=Checkin.CHECKIN_TYPES, default=Checkin.TYPE_ENTRY)
+    nonce = nonce_field()
+    datetime = ScanDateTimeField(required=False, allow_null=True)
+    ignore_unpaid = StrictBooleanField(required=False, default=False)
+    gate = StrictCharField(max_length=190, required=False, allow_null=True)
+
+    def validate_gate(self, value):
+        if value is None:
+            return None
+        gate = self.context["organizer"].gates.filter(identifier=value).first()
+        if gate is None:
+            raise ValidationError(_("No gate with this identifier exists."))
+        return gate
+
+
+class RedeemInputSerializer(serializers.Serializer):
+    access_code = access_code_field()
+    line_item_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    nonce = nonce_field()
+    datetime = ScanDateTimeField(required=False, allow_null=True)
+
+
+class AnnulInputSerializer(serializers.Serializer):
+    access_code = access_code_field()
+    line_item_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
+
+
+class PreloadQuerySerializer(serializers.Serializer):
+    product = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    since = serializers.CharField(required=False, max_length=1000)
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(min_length=MIN_QUERY_LENGTH, max_length=200)
+
+
+class DeskViewSet(viewsets.ViewSet):
+    """The registration desk's endpoints on one check-in list."""
+
+    parser_classes = (AnyContentTypeJSONParser,)
+
+    def _get_permission_name(self, request):
+        if request.method in SAFE_METHODS:
+            return "event.orders:checkin", "event.orders:read"
+        return "event.orders:checkin", "event.orders:write"
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # After pretix's permission check, which loaded request.event.
+        if "pretix_desk" not in request.event.get_plugins():
+            raise NotFound(_("The registration desk is not enabled for this event."))
+        list_id = kwargs.get("list", "")
+        if not list_id.isdigit() or int(list_id) > MAX_ID:
+            raise NotFound()
+        checkin_list = request.event.checkin_lists.filter(pk=int(list_id)).first()
+        if checkin_list is None:
+            raise NotFound()
+        checkin_list.event = request.event
+        self.checkin_list = checkin_list
+        self.tz = request.event.timezone
+
+    def _validated(self, serializer_class, data):
+        serializer = serializer_class(data=data, context={"organizer": self.request.organizer})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _actor(self):
+        return {"user": self.request.user, "auth": self.request.auth}
+
+    @action(detail=False, methods=["post"], url_path="scan", url_name="scan")
+    def scan(self, request, **kwargs):
+        data = self._validated(ScanInputSerializer, request.data)
+        outcome = scan(
+            checkin_list=self.checkin_list,
+            access_code=data["access_code"],
+            checkin_type=data["type"],
+            nonce=data.get("nonce"),
+            when=data.get("datetime"),
+            ignore_unpaid=data["ignore_unpaid"],
+            gate=data.get("gate"),
+            **self._actor(),
+        )
+        body, status = serialization.scan_payload(outcome, tz=self.tz)
+        return Response(body, status=status)
+
+    @action(detail=False, methods=["get"], url_path=r"lookup/(?P<code>.+)", url_name="lookup")
+    def lookup(self, request, code, **kwargs):
+        outcome = None
+        if is_plausible_code(code):
+            outcome = lookup(checkin_list=self.checkin_list, access_code=code, **self._actor())
+        if outcome is None:
+            return Response({"status": "error", "reason": Checkin.REASON_INVALID}, status=404)
+        return Response(serialization.lookup_payload(outcome, tz=self.tz))
+
+    @action(detail=False, methods=["post"], url_path="redeem", url_name="redeem")
+    def redeem(self, request, **kwargs):
+        data = self._validated(RedeemInputSerializer, request.data)
+        outcome = redeem(
+            checkin_list=self.checkin_list,
+            access_code=data["access_code"],
+            line_item_id=data["line_item_id"],
+            nonce=data.get("nonce"),
+            when=data.get("datetime"),
+            **self._actor(),
+        )
+        body, status = serialization.redeem_payload(outcome, tz=self.tz)
+        return Response(body, status=status)
+
+    @action(detail=False, methods=["post"], url_path="redeem/annul", url_name="redeem-annul")
+    def annul(self, request, **kwargs):
+        data = self._validated(AnnulInputSerializer, request.data)
+        outcome = annul(
+            checkin_list=self.checkin_list,
+            access_code=data["access_code"],
+            line_item_id=data["line_item_id"],
+            **self._actor(),
+        )
+        body, status = serialization.redeem_payload(outcome, tz=self.tz)
+        return Response(body, status=status)
+
+    @action(detail=False, methods=["get"], url_path="preload", url_name="preload")
+    def preload(self, request, **kwargs):
+        params = self._validated(PreloadQuerySerializer, request.query_params)
+        try:
+            preload = prepare_preload(
+                checkin_list=self.checkin_list,
+                product_id=params.get("product"),
+                since_token=params.get("since"),
+            )
+        except InvalidSyncToken as e:
+            raise ValidationError({"since": [str(e)]})
+        etag = preload.etag()
+        if etag_matches(request.headers.get("If-None-Match"), etag):
+            response = HttpResponse(status=304)
+        else:
+            response = StreamingHttpResponse(iter_json(preload), content_type="application/json")
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response
+
+    @action(detail=False, methods=["get"], url_path="search", url_name="search")
+    def search(self, request, **kwargs):
+        params = self._validated(SearchQuerySerializer, request.query_params)
+        positions = search(checkin_list=self.checkin_list, query=params["q"])
+        return Response(serialization.search_payload(positions, tz=self.tz))

@@ -1,0 +1,154 @@
+"""The ``auto_checkin_rules`` resource of an event.
+
+pretix's bundled auto check-in plugin owns the same URL. This viewset takes its place in
+pretix's router and serves pretix_desk's rules for events that enable pretix_desk; for
+every other event it is the bundled viewset, unchanged (it inherits from it and defers
+to it), so those events see stock pretix.
+"""
+from django.db import transaction
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from pretix.base.models import CheckinList, Item, ItemVariation, SalesChannel
+from pretix.plugins.autocheckin.api import RuleViewSet as BundledRuleViewSet
+from rest_framework import serializers
+
+from ..autocheckin import payment_providers
+from ..models import AutoCheckinRule
+
+PLUGIN = "pretix_desk"
+
+#: What a field left out of a PUT body (or a POST body) becomes.
+DEFAULTS = {
+    "list": None,
+    "mode": AutoCheckinRule.MODE_PLACED,
+    "all_sales_channels": True,
+    "limit_sales_channels": [],
+    "all_products": True,
+    "limit_products": [],
+    "limit_variations": [],
+    "all_payment_methods": True,
+    "limit_payment_methods": [],
+}
+
+PLACED_NEEDS_ALL_PAYMENT_METHODS = _("all_payment_methods should be used for mode=placed")
+
+
+class AutoCheckinRuleSerializer(serializers.ModelSerializer):
+    list = serializers.PrimaryKeyRelatedField(
+        queryset=CheckinList.objects.none(), allow_null=True, required=False,
+    )
+    limit_sales_channels = serializers.SlugRelatedField(
+        slug_field="identifier", queryset=SalesChannel.objects.none(), many=True,
+        required=False,
+    )
+    limit_products = serializers.PrimaryKeyRelatedField(
+        queryset=Item.objects.none(), many=True, required=False,
+    )
+    limit_variations = serializers.PrimaryKeyRelatedField(
+        queryset=ItemVariation.objects.none(), many=True, required=False,
+    )
+    limit_payment_methods = serializers.ListField(
+        child=serializers.CharField(), required=False, allow_empty=True,
+    )
+
+    class Meta:
+        model = AutoCheckinRule
+        fields = [
+            "id", "list", "mode",
+            "all_sales_channels", "limit_sales_channels",
+            "all_products", "limit_products", "limit_variations",
+            "all_payment_methods", "limit_payment_methods",
+        ]
+        read_only_fields = ["id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        event = self.context["event"]
+        self.fields["list"].queryset = event.checkin_lists.all()
+        self.fields["limit_sales_channels"].child_relation.queryset = (
+            event.organizer.sales_channels.all()
+        )
+        self.fields["limit_products"].child_relation.queryset = event.items.all()
+        self.fields["limit_variations"].child_relation.queryset = (
+            ItemVariation.objects.filter(item__event=event)
+        )
+
+    def validate_limit_payment_methods(self, value):
+        known = payment_providers(self.context["event"])
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            raise serializers.ValidationError(
+                _("Unknown payment method: {names}. Known: {known}.").format(
+                    names=", ".join(f'"{v}"' for v in unknown),
+                    known=", ".join(sorted(known)),
+                )
+            )
+        return sorted(set(value), key=value.index)
+
+    def validate(self, attrs):
+        if self.instance is None or not self.partial:
+            # POST and PUT describe the whole rule: what they leave out is the default.
+            attrs = {**DEFAULTS, **attrs}
+            result = attrs
+        else:
+            # PATCH changes what it names; the rule it leaves behind must still be valid.
+            result = {
+                "mode": self.instance.mode,
+                "all_payment_methods": self.instance.all_payment_methods,
+                **attrs,
+            }
+        if result["mode"] == AutoCheckinRule.MODE_PLACED and not result["all_payment_methods"]:
+            raise serializers.ValidationError(PLACED_NEEDS_ALL_PAYMENT_METHODS)
+        return attrs
+
+
+def rule_data(rule, *, event):
+    """The rule as the API shows it: what write log entries record."""
+    return AutoCheckinRuleSerializer(rule, context={"event": event}).data
+
+
+class AutoCheckinRuleViewSet(BundledRuleViewSet):
+    queryset = AutoCheckinRule.objects.none()
+
+    @cached_property
+    def serves_desk_rules(self):
+        # request.event was loaded by the permission check in initial(), which runs
+        # before any of the methods below.
+        return PLUGIN in self.request.event.get_plugins()
+
+    def get_queryset(self):
+        if not self.serves_desk_rules:
+            return super().get_queryset()
+        return AutoCheckinRule.objects.filter(event=self.request.event).prefetch_related(
+            "limit_sales_channels", "limit_products", "limit_variations",
+        )
+
+    def get_serializer_class(self):
+        if not self.serves_desk_rules:
+            return super().get_serializer_class()
+        return AutoCheckinRuleSerializer
+
+    def perform_create(self, serializer):
+        if not self.serves_desk_rules:
+            return super().perform_create(serializer)
+        with transaction.atomic():
+            rule = serializer.save(event=self.request.event)
+            self._log(rule, "pretix_desk.rule.added", serializer.data)
+
+    def perform_update(self, serializer):
+        if not self.serves_desk_rules:
+            return super().perform_update(serializer)
+        with transaction.atomic():
+            rule = serializer.save()
+            self._log(rule, "pretix_desk.rule.changed", serializer.data)
+
+    def perform_destroy(self, instance):
+        if not self.serves_desk_rules:
+            return super().perform_destroy(instance)
+        with transaction.atomic():
+            self._log(instance, "pretix_desk.rule.deleted",
+                      rule_data(instance, event=self.request.event))
+            instance.delete()
+
+    def _log(self, rule, action, data):
+        rule.log_action(action, user=self.request.user, auth=self.request.auth, data=dict(data))

@@ -1,0 +1,63 @@
+"""Looking a code up: what the desk knows about the attendee and what a scan would answer."""
+from typing import Optional
+
+from django.utils.timezone import now
+from pretix.base.models import Checkin, OrderPosition, RevokedTicketSecret
+from pretix.base.services.checkin import (
+    CheckInError, RequiredMediaExchangeError, perform_checkin,
+)
+
+from .outcomes import LookupOutcome
+from .positions import find_candidates, line_items_of, pick_candidate, with_desk_state
+
+
+def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[LookupOutcome]:
+    """None for a code the event does not know. Writes nothing: pretix's check-in logic
+    runs with ``simulate=True``."""
+    when = now()
+    candidates = find_candidates(checkin_list=checkin_list, access_code=access_code)
+    reason = explanation = None
+    if candidates:
+        position, ambiguous = pick_candidate(
+            candidates=candidates, checkin_list=checkin_list, access_code=access_code, when=when,
+        )
+        if ambiguous:
+            reason = Checkin.REASON_AMBIGUOUS
+        else:
+            reason, explanation = _simulate(position, checkin_list=checkin_list, user=user, auth=auth)
+    else:
+        revoked = RevokedTicketSecret.objects.filter(
+            event_id=checkin_list.event_id, secret=access_code
+        ).order_by("-pk").values_list("position_id", flat=True).first()
+        if revoked is None:
+            return None
+        position = with_desk_state(
+            OrderPosition.all.filter(pk=revoked), checkin_list=checkin_list
+        ).get()
+        reason = Checkin.REASON_REVOKED
+
+    checkins = list(
+        Checkin.all.filter(position_id=position.pk, list_id=checkin_list.pk).order_by("-datetime", "-pk")
+    )
+    return LookupOutcome(
+        position=position,
+        last_entry_at=position.last_entry_at,
+        line_items=line_items_of(position=position),
+        checkins=checkins,
+        can_check_in=reason is None,
+        reason=reason,
+        explanation=explanation,
+    )
+
+
+def _simulate(position, *, checkin_list, user, auth):
+    try:
+        perform_checkin(
+            op=position, clist=checkin_list, given_answers={}, questions_supported=False,
+            canceled_supported=True, user=user, auth=auth, simulate=True,
+        )
+    except CheckInError as e:
+        return e.code, (str(e.reason) if e.reason else None)
+    except RequiredMediaExchangeError as e:
+        return e.code, str(e.msg)
+    return None, None

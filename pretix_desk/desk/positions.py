@@ -1,0 +1,115 @@
+"""Finding order positions for a check-in list: by access code, by admissibility, with the
+check-in and redemption state the desk shows annotated in the same query."""
+from django.db.models import F, OuterRef, Q, Subquery
+from pretix.base.models import Checkin, Order, OrderPosition
+
+from pretix_desk.models import Redemption
+
+
+def admissible_q(*, checkin_list, product_ids=None, prefix="") -> Q:
+    """Positions the list could admit: the order status, product and date the list accepts.
+
+    Mirrors the set pretix's own ``checkinlists/{id}/positions/`` serves, so the desk's
+    offline data and pretixSCAN's agree. ``prefix`` applies it to a related position
+    (``"addon_to__"``).
+    """
+    q = Q(**{f"{prefix}canceled": False})
+    if checkin_list.include_pending:
+        q &= Q(**{f"{prefix}order__status__in": (Order.STATUS_PAID, Order.STATUS_PENDING)})
+    else:
+        q &= Q(**{f"{prefix}order__status": Order.STATUS_PAID}) | Q(**{
+            f"{prefix}order__status": Order.STATUS_PENDING,
+            f"{prefix}order__valid_if_pending": True,
+        })
+    if checkin_list.subevent_id:
+        q &= Q(**{f"{prefix}subevent_id": checkin_list.subevent_id})
+    if product_ids is not None:
+        q &= Q(**{f"{prefix}item_id__in": product_ids})
+    return q
+
+
+def list_product_ids(*, checkin_list):
+    """The ids of the products the list admits, or None for all products."""
+    if checkin_list.all_products:
+        return None
+    return [i.pk for i in checkin_list.limit_products.all()]
+
+
+def last_entry_subquery(*, checkin_list, ref="pk"):
+    """The latest successful entry on the list, for ``checked_in``/``checked_in_at``."""
+    return Subquery(
+        Checkin.objects.filter(
+            position_id=OuterRef(ref), list_id=checkin_list.pk, type=Checkin.TYPE_ENTRY
+        ).order_by("-datetime").values("datetime")[:1]
+    )
+
+
+def redeemed_at_subquery(ref="pk"):
+    return Subquery(
+        Redemption.objects.filter(
+            position_id=OuterRef(ref), annulled__isnull=True
+        ).values("datetime")[:1]
+    )
+
+
+def with_desk_state(qs, *, checkin_list):
+    return qs.select_related("order", "item", "variation", "subevent").annotate(
+        last_entry_at=last_entry_subquery(checkin_list=checkin_list),
+    )
+
+
+def find_candidates(*, checkin_list, access_code):
+    """Positions of the list's event a scanned code can mean, the ticket itself first.
+
+    Canceled positions are included so the answer is ``canceled`` rather than ``invalid``.
+    """
+    q = Q(secret=access_code)
+    if checkin_list.addon_match:
+        q |= Q(addon_to__secret=access_code)
+    qs = with_desk_state(
+        OrderPosition.all.filter(q, order__event_id=checkin_list.event_id),
+        checkin_list=checkin_list,
+    ).order_by(F("addon_to").asc(nulls_first=True), "pk")
+    candidates = list(qs)
+    for op in candidates:
+        # Saves a query wherever pretix touches order.event (log entries, signals).
+        op.order.event = checkin_list.event
+    return candidates
+
+
+def pick_candidate(*, candidates, checkin_list, access_code, when):
+    """Narrow several candidates down the way pretix's check-in API does.
+
+    Returns ``(position, ambiguous)``. More than one candidate happens when the list matches
+    add-ons by their parent's code.
+    """
+    if len(candidates) <= 1:
+        return (candidates[0] if candidates else None), False
+    matching = [
+        op for op in candidates
+        if op.secret == access_code or checkin_list.addon_match
+    ]
+    if len(matching) > 1:
+        product_ids = list_product_ids(checkin_list=checkin_list)
+        matching = [op for op in matching if product_ids is None or op.item_id in product_ids]
+    if len(matching) > 1:
+        matching = [
+            op for op in matching
+            if (not op.valid_from or op.valid_from <= when) and (not op.valid_until or op.valid_until > when)
+        ]
+    if len(matching) == 1:
+        return matching[0], False
+    if not matching:
+        # Let pretix's checks explain why none of them fits, on the ticket itself.
+        return candidates[0], False
+    return candidates[0], True
+
+
+def line_items_of(*, position):
+    """The attendee's add-on and bundled positions, with their redemption time."""
+    return list(
+        OrderPosition.objects.filter(addon_to_id=position.pk)
+        .select_related("item", "variation")
+        .annotate(redeemed_at=redeemed_at_subquery())
+        .order_by("positionid", "pk")
+    )

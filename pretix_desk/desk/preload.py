@@ -1,0 +1,170 @@
+"""The offline preload: every attendee a list could admit, streamed as one JSON document.
+
+Two ordered queries, read with server-side cursors where the database has them: the
+attendees by id, and their add-ons by parent id. Merging the two in Python keeps the query
+count the same for ten attendees and for a hundred thousand, and memory flat, where a
+prefetch per chunk would grow with both.
+"""
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils import translation
+from django.utils.timezone import now
+from django_scopes import scope
+from pretix.base.models import OrderPosition, RevokedTicketSecret
+
+from . import serialization
+from .codes import code_hash, list_salt
+from .positions import (
+    admissible_q, last_entry_subquery, list_product_ids, redeemed_at_subquery,
+)
+from .sync import list_fingerprint, make_sync_token, preload_etag, read_sync_token
+
+CHUNK_SIZE = 500
+
+
+@dataclass
+class Preload:
+    """Everything decided before the first byte is sent (so errors are still a 400)."""
+
+    checkin_list: object
+    product_id: Optional[int]
+    product_ids: Optional[list]
+    since: Optional[object]
+    since_token: Optional[str]
+    fingerprint: str
+    started_at: object
+    salt: str
+
+    @property
+    def sync_token(self):
+        return make_sync_token(
+            checkin_list=self.checkin_list, product_id=self.product_id,
+            fingerprint=self.fingerprint, started_at=self.started_at,
+        )
+
+    def etag(self):
+        return preload_etag(
+            checkin_list=self.checkin_list, product_id=self.product_id,
+            since_token=self.since_token, fingerprint=self.fingerprint,
+        )
+
+
+def prepare_preload(*, checkin_list, product_id=None, since_token=None) -> Preload:
+    """Raises ``sync.InvalidSyncToken`` for a token this list cannot continue from."""
+    list_products = list_product_ids(checkin_list=checkin_list)
+    if product_id is not None:
+        product_ids = [product_id] if list_products is None or product_id in list_products else []
+    else:
+        product_ids = list_products
+    fingerprint = list_fingerprint(checkin_list=checkin_list, product_ids=list_products)
+    since = None
+    if since_token:
+        since = read_sync_token(
+            since_token, checkin_list=checkin_list, product_id=product_id, fingerprint=fingerprint,
+        )
+    return Preload(
+        checkin_list=checkin_list, product_id=product_id, product_ids=product_ids, since=since,
+        since_token=since_token, fingerprint=fingerprint, started_at=now(),
+        salt=list_salt(checkin_list=checkin_list),
+    )
+
+
+def admissible_queryset(preload: Preload):
+    clist = preload.checkin_list
+    return OrderPosition.objects.filter(
+        admissible_q(checkin_list=clist, product_ids=preload.product_ids),
+        order__event_id=clist.event_id,
+    )
+
+
+def attendee_queryset(preload: Preload):
+    qs = admissible_queryset(preload)
+    if preload.since is not None:
+        # Check-ins (pretix) and redemptions (redeem.py) touch the order, so its
+        # last_modified covers everything a record shows.
+        qs = qs.filter(order__last_modified__gte=preload.since)
+    return qs
+
+
+def iter_records(preload: Preload):
+    """One dict per attendee, in id order, with its add-ons as line items."""
+    clist = preload.checkin_list
+    tz = clist.event.timezone
+    parents = attendee_queryset(preload)
+    attendees = (
+        parents.select_related("order", "item", "variation", "subevent")
+        .annotate(last_entry_at=last_entry_subquery(checkin_list=clist))
+        .order_by("pk")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    addons = (
+        OrderPosition.objects.filter(addon_to_id__in=Subquery(parents.values("pk")))
+        .select_related("item", "variation")
+        .annotate(redeemed_at=redeemed_at_subquery())
+        .order_by("addon_to_id", "positionid", "pk")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    pending_addon = next(addons, None)
+    for position in attendees:
+        own_addons = []
+        while pending_addon is not None and pending_addon.addon_to_id <= position.pk:
+            if pending_addon.addon_to_id == position.pk:
+                own_addons.append(pending_addon)
+            pending_addon = next(addons, None)
+        yield {
+            "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
+            "attendee": serialization.attendee_data(position, tz=tz, last_entry_at=position.last_entry_at),
+            "line_items": serialization.line_items_data(position, own_addons, tz=tz),
+        }
+
+
+def iter_removed_hashes(preload: Preload):
+    """Codes a desk must forget: positions changed since the token that the list no longer
+    admits, and secrets revoked since (a ticket whose code was regenerated)."""
+    if preload.since is None:
+        return
+    clist = preload.checkin_list
+    admitted = admissible_queryset(preload).filter(pk=OuterRef("pk"))
+    gone = OrderPosition.all.filter(
+        order__event_id=clist.event_id, order__last_modified__gte=preload.since,
+    ).exclude(Exists(admitted)).values_list("secret", flat=True).order_by("pk")
+    for secret in gone.iterator(chunk_size=CHUNK_SIZE):
+        yield code_hash(salt=preload.salt, access_code=secret)
+    revoked = RevokedTicketSecret.objects.filter(
+        event_id=clist.event_id, created__gte=preload.since,
+    ).values_list("secret", flat=True).order_by("pk")
+    for secret in revoked.iterator(chunk_size=CHUNK_SIZE):
+        yield code_hash(salt=preload.salt, access_code=secret)
+
+
+def iter_json(preload: Preload):
+    """The response body, a few hundred records per chunk.
+
+    Runs after the view has returned, outside pretix's request scope, so it sets up the
+    organizer scope and language itself.
+    """
+    clist = preload.checkin_list
+    language = translation.get_language()
+    with scope(organizer=clist.event.organizer), translation.override(language):
+        head = {
+            "list": clist.pk,
+            "generated_at": serialization.isoformat(preload.started_at, clist.event.timezone),
+            "sync_token": preload.sync_token,
+            "salt": preload.salt,
+        }
+        yield json.dumps(head)[:-1] + ', "attendees": ['
+        count = 0
+        buffer = []
+        for record in iter_records(preload):
+            buffer.append(json.dumps(record))
+            count += 1
+            if len(buffer) >= 100:
+                yield ("," if count > len(buffer) else "") + ",".join(buffer)
+                buffer = []
+        if buffer:
+            yield ("," if count > len(buffer) else "") + ",".join(buffer)
+        removed = list(iter_removed_hashes(preload))
+        yield '], "removed": %s, "count": %d}' % (json.dumps(removed), count)

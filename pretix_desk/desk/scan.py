@@ -1,0 +1,230 @@
+"""Scanning a code at the desk: pretix's ``perform_checkin`` decides, this module finds the
+ticket, makes retries idempotent and records refusals the way pretix's check-in API does."""
+from contextvars import ContextVar
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils.timezone import now
+from pretix.base.models import Checkin, CheckinList, Device, RevokedTicketSecret
+from pretix.base.services.checkin import (
+    CheckInError, RequiredMediaExchangeError, perform_checkin,
+)
+from pretix.helpers import OF_SELF
+
+from .outcomes import ScanOutcome
+from .positions import find_candidates, line_items_of, pick_candidate, with_desk_state
+
+_created = ContextVar("pretix_desk_checkins_created", default=None)
+
+
+def scan(*, checkin_list, access_code, checkin_type=Checkin.TYPE_ENTRY, nonce=None,
+         when=None, ignore_unpaid=False, gate=None, user=None, auth=None) -> ScanOutcome:
+    """Check the ticket behind ``access_code`` in (or out) on ``checkin_list``.
+
+    Two desks scanning one ticket at once are serialized by ``perform_checkin``, which locks
+    the position before it looks at earlier check-ins, so exactly one of them gets in. A
+    retried ``nonce`` gets the first attempt's answer, and nothing new is recorded.
+    """
+    device = auth if isinstance(auth, Device) else None
+    gate = gate or (device.gate if device else None)
+    when = when or now()
+    record = dict(
+        checkin_list=checkin_list, access_code=access_code, checkin_type=checkin_type,
+        nonce=nonce, when=when, gate=gate, device=device, user=user, auth=auth,
+    )
+    candidates = find_candidates(checkin_list=checkin_list, access_code=access_code)
+    if nonce:
+        earlier = _earlier_scan(candidates=candidates, **record)
+        if earlier is not None:
+            return _replay(earlier, candidates=candidates, checkin_list=checkin_list)
+    if not candidates:
+        return _once_per_nonce(_unknown_code, candidates=candidates, record=record)
+
+    position, ambiguous = pick_candidate(
+        candidates=candidates, checkin_list=checkin_list, access_code=access_code, when=when,
+    )
+    if ambiguous:
+        return _once_per_nonce(
+            _refuse, position, candidates=candidates, record=record,
+            reason=Checkin.REASON_AMBIGUOUS, explanation=None,
+        )
+    token = _created.set([])
+    try:
+        perform_checkin(
+            op=position, clist=checkin_list, given_answers={}, force=False,
+            ignore_unpaid=ignore_unpaid, nonce=nonce, datetime=when,
+            # The desk does not ask check-in questions; pretix then skips them, as it does
+            # for every client that says so.
+            questions_supported=False, canceled_supported=True,
+            user=user, auth=auth, type=checkin_type, raw_source_type="barcode", gate=gate,
+        )
+        created = _created.get()
+    except CheckInError as e:
+        return _once_per_nonce(
+            _refuse, position, candidates=candidates, record=record,
+            reason=e.code, explanation=e.reason,
+        )
+    except RequiredMediaExchangeError as e:
+        # pretix does not record these either: the ticket is fine, it needs a new medium.
+        return ScanOutcome(
+            status="error", reason=e.code, explanation=str(e.msg), position=position,
+            last_entry_at=position.last_entry_at,
+        )
+    finally:
+        _created.reset(token)
+
+    if not created:
+        # perform_checkin returns silently when a concurrent request with the same nonce
+        # won the lock; answer what that one answered.
+        return _replay(
+            _earlier_scan(candidates=candidates, **record),
+            candidates=candidates, checkin_list=checkin_list,
+        )
+    checkin = created[-1]
+    last_entry_at = position.last_entry_at
+    if checkin.type == Checkin.TYPE_ENTRY and (last_entry_at is None or checkin.datetime > last_entry_at):
+        last_entry_at = checkin.datetime
+    return ScanOutcome(
+        status="ok", position=position, checkin=checkin, last_entry_at=last_entry_at,
+        line_items=line_items_of(position=position),
+    )
+
+
+def _once_per_nonce(refusal, *args, candidates, record, **kwargs):
+    """Record a refusal, unless a concurrent request with the same nonce already did.
+
+    pretix serializes successful check-ins itself (it locks the position); refusals it
+    records without a lock. With a nonce, two uploads of one offline queue can race, so
+    the refusal is written under a lock of the list row, after looking for the nonce again.
+    """
+    if not record["nonce"]:
+        return refusal(*args, **kwargs, **record)
+    with transaction.atomic():
+        list(CheckinList.objects.select_for_update(of=OF_SELF).filter(pk=record["checkin_list"].pk).values_list("pk"))
+        earlier = _earlier_scan(candidates=candidates, **record)
+        if earlier is not None:
+            return _replay(earlier, candidates=candidates, checkin_list=record["checkin_list"])
+        return refusal(*args, **kwargs, **record)
+
+
+def checkin_created_during_scan(checkin):
+    """Called from the ``checkin_created`` receiver: hands the new check-in to the scan that
+    caused it (context-local, so concurrent requests never see each other's), which saves
+    reading it back from the database."""
+    created = _created.get()
+    if created is not None:
+        created.append(checkin)
+
+
+def _earlier_scan(*, candidates, checkin_list, access_code, nonce, **kwargs):
+    """The first scan recorded with this nonce for this code on this list, if any."""
+    return Checkin.all.filter(
+        Q(position_id__in=[c.pk for c in candidates]) | Q(raw_barcode=access_code),
+        list_id=checkin_list.pk, nonce=nonce,
+    ).order_by("pk").first()
+
+
+def _replay(checkin, *, candidates, checkin_list) -> ScanOutcome:
+    if checkin.position_id is None:
+        return ScanOutcome(status="invalid", reason=Checkin.REASON_INVALID, replayed=True)
+    position = next((c for c in candidates if c.pk == checkin.position_id), None)
+    if position is None:  # a revoked code points at a position whose secret changed
+        position = _load_position(checkin.position_id, checkin_list=checkin_list)
+    if checkin.successful:
+        return ScanOutcome(
+            status="ok", position=position, checkin=checkin, replayed=True,
+            last_entry_at=position.last_entry_at, line_items=line_items_of(position=position),
+        )
+    return ScanOutcome(
+        status="error", reason=checkin.error_reason, explanation=checkin.error_explanation,
+        position=position, last_entry_at=position.last_entry_at, replayed=True,
+    )
+
+
+def _load_position(pk, *, checkin_list):
+    from pretix.base.models import OrderPosition
+
+    position = with_desk_state(OrderPosition.all.filter(pk=pk), checkin_list=checkin_list).get()
+    position.order.event = checkin_list.event
+    return position
+
+
+def _unknown_code(*, checkin_list, access_code, checkin_type, when, user, auth, **record):
+    revoked = RevokedTicketSecret.objects.filter(
+        event_id=checkin_list.event_id, secret=access_code
+    ).order_by("-pk").values_list("position_id", flat=True).first()
+    if revoked is not None:
+        position = _load_position(revoked, checkin_list=checkin_list)
+        position.order.log_action("pretix.event.checkin.revoked", data={
+            "datetime": when,
+            "type": checkin_type,
+            "list": checkin_list.pk,
+            "barcode": access_code,
+        }, user=user, auth=auth)
+        _record_failed_checkin(
+            position=position, reason=Checkin.REASON_REVOKED, explanation=None,
+            checkin_list=checkin_list, access_code=access_code, checkin_type=checkin_type,
+            when=when, **record,
+        )
+        return ScanOutcome(
+            status="error", reason=Checkin.REASON_REVOKED, position=position,
+            last_entry_at=position.last_entry_at,
+        )
+
+    checkin_list.event.log_action("pretix.event.checkin.unknown", data={
+        "datetime": when,
+        "type": checkin_type,
+        "list": checkin_list.pk,
+        "barcode": access_code,
+        "searched_lists": [checkin_list.pk],
+    }, user=user, auth=auth)
+    _record_failed_checkin(
+        position=None, reason=Checkin.REASON_INVALID, explanation=None,
+        checkin_list=checkin_list, access_code=access_code, checkin_type=checkin_type,
+        when=when, **record,
+    )
+    return ScanOutcome(status="invalid", reason=Checkin.REASON_INVALID)
+
+
+def _refuse(position, *, reason, explanation, checkin_list, checkin_type, when, user, auth,
+            **record) -> ScanOutcome:
+    """Record a refused scan like pretix: a failed check-in row and an order log entry."""
+    explanation = str(explanation) if explanation else None
+    position.order.log_action("pretix.event.checkin.denied", data={
+        "position": position.pk,
+        "positionid": position.positionid,
+        "errorcode": reason,
+        "reason_explanation": explanation,
+        "force": False,
+        "datetime": when,
+        "type": checkin_type,
+        "list": checkin_list.pk,
+    }, user=user, auth=auth)
+    _record_failed_checkin(
+        position=position, reason=reason, explanation=explanation, checkin_list=checkin_list,
+        checkin_type=checkin_type, when=when, **record,
+    )
+    return ScanOutcome(
+        status="error", reason=reason, explanation=explanation, position=position,
+        last_entry_at=position.last_entry_at,
+    )
+
+
+def _record_failed_checkin(*, position, reason, explanation, checkin_list, access_code,
+                           checkin_type, nonce, when, gate, device, **kwargs):
+    Checkin.objects.create(
+        position=position,
+        successful=False,
+        error_reason=reason,
+        error_explanation=explanation,
+        list=checkin_list,
+        type=checkin_type,
+        datetime=when,
+        device=device,
+        gate=gate,
+        nonce=nonce,
+        raw_barcode=access_code,
+        raw_source_type="barcode",
+        forced=False,
+        force_sent=False,
+    )

@@ -1,0 +1,1 @@
+"""Control panel views, one module per feature."""

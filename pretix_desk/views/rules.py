@@ -1,0 +1,168 @@
+"""Control panel pages for auto check-in rules: list, add, edit, delete."""
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+from django.views.generic import DetailView, ListView
+from pretix.control.permissions import EventPermissionRequiredMixin
+from pretix.control.views import CreateView, UpdateView
+
+from ..api.rules import PLUGIN, rule_data
+from ..autocheckin import payment_providers
+from ..forms import AutoCheckinRuleForm
+from ..models import AutoCheckinRule
+
+PERMISSION = "event.settings.general:write"
+
+
+def _either(names):
+    if len(names) == 1:
+        return names[0]
+    return _("{first} or {last}").format(first=", ".join(names[:-1]), last=names[-1])
+
+
+def _both(names):
+    if len(names) == 1:
+        return names[0]
+    return _("{first} and {last}").format(first=", ".join(names[:-1]), last=names[-1])
+
+
+def describe_rule(rule, *, payment_method_names):
+    """The rule in one sentence, e.g. "When an order is paid with PayPal, check in
+    T-shirt tickets on list Main." ``rule`` has its relations prefetched."""
+    channels = [] if rule.all_sales_channels else [str(c.label) for c in rule.limit_sales_channels.all()]
+    methods = [] if rule.all_payment_methods else [
+        str(payment_method_names.get(m, m)) for m in rule.limit_payment_methods or []
+    ]
+    products = [] if rule.all_products else (
+        [str(i.name) for i in rule.limit_products.all()]
+        + [f"{v.item.name} – {v.value}" for v in rule.limit_variations.all()]
+    )
+    fmt = {"channels": _either(channels) if channels else "",
+           "methods": _either(methods) if methods else ""}
+
+    if rule.mode == AutoCheckinRule.MODE_PLACED:
+        condition = (_("When an order is placed through {channels}") if channels
+                     else _("When an order is placed"))
+    elif methods and channels:
+        condition = _("When an order placed through {channels} is paid with {methods}")
+    elif methods:
+        condition = _("When an order is paid with {methods}")
+    elif channels:
+        condition = _("When an order placed through {channels} is paid")
+    else:
+        condition = _("When an order is paid")
+
+    if rule.all_products:
+        tickets = _("all tickets")
+    elif products:
+        tickets = _("{products} tickets").format(products=_both(products))
+    else:
+        tickets = _("no tickets (no product selected)")
+    if rule.list_id:
+        action = _("check in {tickets} on list {list}").format(tickets=tickets, list=rule.list.name)
+    else:
+        action = _("check in {tickets} on every list that admits them").format(tickets=tickets)
+
+    # Translators: a condition ("When an order is paid") and an action ("check in all
+    # tickets on list Main") make one sentence.
+    return _("{condition}, {action}.").format(condition=condition.format(**fmt), action=action)
+
+
+def _rules(event):
+    return AutoCheckinRule.objects.filter(event=event).select_related("list").prefetch_related(
+        "limit_sales_channels", "limit_products", "limit_variations__item",
+    )
+
+
+class RuleMixin(EventPermissionRequiredMixin):
+    permission = PERMISSION
+
+    def dispatch(self, request, *args, **kwargs):
+        # Events without pretix_desk keep pretix's bundled auto check-in; these pages
+        # would edit rules that nothing evaluates there.
+        if PLUGIN not in request.event.get_plugins():
+            raise Http404(_("The plugin pretix-desk is not enabled for this event."))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_object(self, queryset=None):
+        return get_object_or_404(_rules(self.request.event), pk=self.kwargs["rule"])
+
+    @cached_property
+    def index_url(self):
+        return reverse("plugins:pretix_desk:rules", kwargs={
+            "organizer": self.request.organizer.slug, "event": self.request.event.slug,
+        })
+
+    def log(self, rule, action):
+        rule.log_action(action, user=self.request.user, data=dict(rule_data(rule, event=self.request.event)))
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(index_url=self.index_url, **kwargs)
+
+
+class RuleListView(RuleMixin, ListView):
+    template_name = "pretixplugins/pretix_desk/rules/index.html"
+    context_object_name = "rules"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return _rules(self.request.event)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        names = {ident: p.verbose_name for ident, p in payment_providers(self.request.event).items()}
+        for rule in ctx["rules"]:
+            rule.description = describe_rule(rule, payment_method_names=names)
+        return ctx
+
+
+class RuleFormMixin(RuleMixin):
+    model = AutoCheckinRule
+    form_class = AutoCheckinRuleForm
+    template_name = "pretixplugins/pretix_desk/rules/form.html"
+    context_object_name = "rule"
+
+    def form_invalid(self, form):
+        messages.error(self.request, _("We could not save your changes. See below for details."))
+        return super().form_invalid(form)
+
+
+class RuleCreateView(RuleFormMixin, CreateView):
+    def form_valid(self, form):
+        with transaction.atomic():
+            self.object = form.save()
+            self.log(self.object, "pretix_desk.rule.added")
+        messages.success(self.request, _("The rule has been created."))
+        return redirect(self.index_url)
+
+
+class RuleUpdateView(RuleFormMixin, UpdateView):
+    def form_valid(self, form):
+        with transaction.atomic():
+            self.object = form.save()
+            self.log(self.object, "pretix_desk.rule.changed")
+        messages.success(self.request, _("Your changes have been saved."))
+        return redirect(self.index_url)
+
+
+class RuleDeleteView(RuleMixin, DetailView):
+    template_name = "pretixplugins/pretix_desk/rules/delete.html"
+    context_object_name = "rule"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        names = {ident: p.verbose_name for ident, p in payment_providers(self.request.event).items()}
+        ctx["description"] = describe_rule(self.object, payment_method_names=names)
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        rule = self.get_object()
+        with transaction.atomic():
+            self.log(rule, "pretix_desk.rule.deleted")
+            rule.delete()
+        messages.success(request, _("The rule has been deleted."))
+        return redirect(self.index_url)

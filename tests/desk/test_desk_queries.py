@@ -1,0 +1,72 @@
+"""Query counts of scan and lookup: constant in the size of the order, fewer than pretix's
+own check-in endpoint for the same scan."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from pretix.base.models import Checkin
+
+from tests.conftest import make_order
+
+from .conftest import desk_url, scan
+
+# Measured on SQLite and PostgreSQL in the test transaction (savepoints count), with
+# pretix's test settings (no settings cache); pretix's checkinrpc/redeem takes 32 here.
+SCAN_OK_QUERIES = 20
+SCAN_USED_QUERIES = 19
+LOOKUP_QUERIES = 15
+
+
+def count(fn):
+    with CaptureQueriesContext(connection) as ctx:
+        response = fn()
+    return response, len(ctx.captured_queries)
+
+
+@pytest.fixture
+def orders(client, clist, event, ticket, tshirt):
+    # Warm up what a running server has cached (content types, the settings of the organizer).
+    warm = make_order(event, [ticket], code="WARMU").positions.get().secret
+    scan(client, clist, access_code=warm)
+    client.get(desk_url(clist, "lookup", code=warm))
+    small = make_order(event, [ticket], code="SMALL")
+    big = make_order(event, [ticket] + [{"item": tshirt, "addon_to": 0}] * 9, code="LARGE")
+    return small, big
+
+
+@pytest.mark.django_db
+def test_scan_query_counts(client, clist, orders):
+    for o in orders:
+        code = o.positions.get(positionid=1).secret
+        r, n = count(lambda: scan(client, clist, access_code=code))
+        assert r.status_code == 201
+        assert n == SCAN_OK_QUERIES, o.code
+        r, n = count(lambda: scan(client, clist, access_code=code))
+        assert r.data["reason"] == "already_redeemed"
+        assert n == SCAN_USED_QUERIES, o.code
+
+
+@pytest.mark.django_db
+def test_lookup_query_count(client, clist, orders):
+    for o in orders:
+        url = desk_url(clist, "lookup", code=o.positions.get(positionid=1).secret)
+        r, n = count(lambda: client.get(url))
+        assert r.status_code == 200
+        assert n == LOOKUP_QUERIES, o.code
+
+
+@pytest.mark.django_db
+def test_fewer_queries_than_pretix_checkinrpc(client, clist, organizer, orders):
+    code = orders[1].positions.get(positionid=1).secret
+
+    def pretix_redeem():
+        return client.post(f"/api/v1/organizers/{organizer.slug}/checkinrpc/redeem/",
+                           {"secret": code, "lists": [clist.pk]}, format="json")
+
+    r, pretix_ok = count(pretix_redeem)
+    assert r.status_code == 201
+    r, pretix_used = count(pretix_redeem)
+    assert r.status_code == 400
+    Checkin.all.all().delete()
+    _, ours_ok = count(lambda: scan(client, clist, access_code=code))
+    _, ours_used = count(lambda: scan(client, clist, access_code=code))
+    assert ours_ok < pretix_ok and ours_used < pretix_used
