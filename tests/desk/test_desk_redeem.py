@@ -138,3 +138,17 @@ def test_malformed_redeem(client, clist, position, body, field):
     r = redeem(client, clist, **body)
     assert r.status_code == 400 and field in r.data
     assert not Redemption.objects.exists()
+
+
+@pytest.mark.django_db
+def test_order_page_in_control_panel_shows_redemptions(client, clist, order, position, addon, admin_team, admin_user):
+    from django.test import Client
+
+    redeem(client, clist, access_code=position.secret, line_item_id=addon.pk)
+    browser = Client()
+    browser.force_login(admin_user)
+    r = browser.get(f"/control/event/{order.event.organizer.slug}/{order.event.slug}/orders/{order.code}/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    assert "Handed out at the registration desk" in html  # the order_info panel
+    assert "was handed out at the registration desk" in html  # the order's log
