@@ -1,19 +1,24 @@
-"""Signal wiring only: receivers hand the real work to plain functions elsewhere."""
-from django.dispatch import receiver  # NOQA
+"""Signal wiring only: receivers hand the real work to plain functions elsewhere.
 
-# --- auto check-in rules: order_placed/order_paid, copy data, log display, navigation ---
-from django.urls import reverse as _reverse  # NOQA
-from django.utils.translation import gettext_lazy as _lazy  # NOQA
-from pretix.base.logentrytypes import (  # NOQA
-    EventLogEntryType, log_entry_types,
+pretix's plugin signals reach these receivers only for events that enable pretix_desk.
+"""
+from django.dispatch import receiver
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from pretix.api.signals import register_device_security_profile
+from pretix.base.signals import (
+    checkin_created, event_copy_data, item_copy_data, order_paid, order_placed,
 )
-from pretix.base.signals import (  # NOQA
-    event_copy_data, item_copy_data, order_paid, order_placed,
-)
-from pretix.control.signals import nav_event  # NOQA
+from pretix.control.signals import nav_event, order_info
 
-from pretix_desk import autocheckin  # NOQA
-from pretix_desk.models import AutoCheckinRule  # NOQA
+from . import autocheckin, logdisplay  # NOQA: logdisplay registers log texts
+from .desk import logdisplay as desk_logdisplay  # NOQA: registers the order log texts
+from .desk.devices import DeskSecurityProfile
+from .desk.order_view import order_redemptions_html
+from .desk.scan import checkin_created_during_scan
+from .models import AutoCheckinRule
+
+# --- auto check-in rules ---
 
 
 @receiver(order_placed, dispatch_uid="pretix_desk_autocheckin_placed")
@@ -37,87 +42,56 @@ def autocheckin_item_copy(sender, source, target, **kwargs):
     autocheckin.copy_item_rules(source=source, target=target)
 
 
-@log_entry_types.new_from_dict({
-    "pretix_desk.rule.added": _lazy("The auto check-in rule has been created."),
-    "pretix_desk.rule.changed": _lazy("The auto check-in rule has been changed."),
-    "pretix_desk.rule.deleted": _lazy("The auto check-in rule has been deleted."),
-})
-class AutoCheckinRuleLogEntryType(EventLogEntryType):
-    object_type = AutoCheckinRule
-    content_type = AutoCheckinRule
-    object_link_wrapper = _lazy("Auto check-in rule {val}")
-    object_link_viewname = "plugins:pretix_desk:rules.edit"
-    object_link_argname = "rule"
-
-    def object_link_display_name(self, rule):
-        return f"#{rule.pk}"
-
-
-@receiver(nav_event, dispatch_uid="pretix_desk_nav_rules")
-def autocheckin_nav_entry(sender, request, **kwargs):
-    if not request.user.has_event_permission(
-        request.organizer, request.event, "event.settings.general:write", request=request
-    ):
-        return []
-    kw = {"organizer": request.organizer.slug, "event": request.event.slug}
-    match = request.resolver_match
-    return [{
-        "label": _lazy("Auto check-in rules"),
-        "url": _reverse("plugins:pretix_desk:rules", kwargs=kw),
-        "parent": _reverse("control:event.orders.checkinlists", kwargs=kw),
-        "active": bool(match) and match.namespace == "plugins:pretix_desk"
-        and (match.url_name or "").startswith("rules"),
-    }]
-
-# --- desk API: log display, order view, device security profile ---
-from pretix.api.signals import register_device_security_profile  # NOQA
-from pretix.base.signals import checkin_created  # NOQA
-from pretix.control.signals import order_info  # NOQA
-
-from pretix_desk.desk import logdisplay  # NOQA  (registers the order log texts)
+# --- desk API ---
 
 
 @receiver(register_device_security_profile, dispatch_uid="pretix_desk_device_profile")
 def desk_device_profile(sender, **kwargs):
-    from pretix_desk.desk.devices import DeskSecurityProfile
-
     return DeskSecurityProfile()
 
 
 @receiver(checkin_created, dispatch_uid="pretix_desk_scan_checkin_created")
 def desk_checkin_created(sender, checkin, **kwargs):
-    from pretix_desk.desk.scan import checkin_created_during_scan
-
     checkin_created_during_scan(checkin)
 
 
 @receiver(order_info, dispatch_uid="pretix_desk_order_redemptions")
 def desk_order_redemptions(sender, order, request, **kwargs):
-    from pretix_desk.desk.order_view import order_redemptions_html
-
     return order_redemptions_html(order=order, request=request)
 
 
-# --- desk scanner page: navigation ---
-from pretix.control.signals import nav_event  # NOQA
+# --- navigation: both pages hang under the event's check-in lists ---
 
 
-@receiver(nav_event, dispatch_uid="pretix_desk_nav_desk")
-def desk_nav_entry(sender, request, **kwargs):
-    from django.urls import reverse
-    from django.utils.translation import gettext_lazy
+def _nav_entry(request, *, label, url_name, active, **extra):
+    kw = {"organizer": request.organizer.slug, "event": request.event.slug}
+    return {
+        "label": label,
+        "url": reverse(f"plugins:pretix_desk:{url_name}", kwargs=kw),
+        "parent": reverse("control:event.orders.checkinlists", kwargs=kw),
+        "active": active,
+        **extra,
+    }
 
-    if not request.user.has_event_permission(
-        request.organizer, request.event, ("event.orders:checkin", "event.orders:write"), request=request
-    ):
-        return []
-    kwargs = {"organizer": request.organizer.slug, "event": request.event.slug}
+
+@receiver(nav_event, dispatch_uid="pretix_desk_nav")
+def desk_navigation(sender, request, **kwargs):
     match = request.resolver_match
-    return [{
-        "label": gettext_lazy("Registration desk"),
-        "url": reverse("plugins:pretix_desk:desk", kwargs=kwargs),
-        "parent": reverse("control:event.orders.checkinlists", kwargs=kwargs),
-        "external": True,
-        "icon": "qrcode",
-        "active": bool(match) and match.namespace == "plugins:pretix_desk" and match.url_name == "desk",
-    }]
+    url_name = (match.url_name or "") if match and match.namespace == "plugins:pretix_desk" else ""
+    entries = []
+    if request.user.has_event_permission(
+        request.organizer, request.event, ("event.orders:checkin", "event.orders:write"),
+        request=request,
+    ):
+        entries.append(_nav_entry(
+            request, label=_("Registration desk"), url_name="desk",
+            active=url_name == "desk", external=True, icon="qrcode",
+        ))
+    if request.user.has_event_permission(
+        request.organizer, request.event, "event.settings.general:write", request=request
+    ):
+        entries.append(_nav_entry(
+            request, label=_("Auto check-in rules"), url_name="rules",
+            active=url_name.startswith("rules"),
+        ))
+    return entries
