@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('pretixbase', '0312_alter_customer_locale_alter_devicelastseen_device_and_more'),
+        ('pretixbase', '0311_fix_unshredded_invoices'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
