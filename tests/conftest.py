@@ -8,7 +8,7 @@ import pytest
 from django.utils.timezone import now
 from django_scopes import scopes_disabled
 from pretix.base.models import (
-    CheckinList, Event, Item, Order, OrderPosition, Organizer, Team, User,
+    CheckinList, Event, Item, Order, OrderPosition, Organizer, SalesChannel, Team, User,
 )
 from rest_framework.test import APIClient
 
@@ -75,6 +75,13 @@ def clist(event, ticket):
     cl = CheckinList.objects.create(event=event, name="Main", all_products=False)
     cl.limit_products.add(ticket)
     return cl
+
+
+@pytest.fixture
+def box(organizer):
+    """A second sales channel (a new organizer only has "web")."""
+    return SalesChannel.objects.create(organizer=organizer, identifier="box", label="Box office",
+                                       type="web", position=2)
 
 
 @pytest.fixture

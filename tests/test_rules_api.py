@@ -30,12 +30,6 @@ def as_json(**overrides):
 
 
 @pytest.fixture
-def box(organizer):
-    return SalesChannel.objects.create(organizer=organizer, identifier="box", label="Box office",
-                                       type="web", position=2)
-
-
-@pytest.fixture
 def full_rule(event, clist, ticket, tshirt, box):
     r = AutoCheckinRule.objects.create(
         event=event, list=clist, mode="paid", all_sales_channels=False, all_products=False,

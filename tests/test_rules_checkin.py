@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.timezone import now
 from pretix.api.models import WebHook
 from pretix.base.models import (
-    Checkin, CheckinList, Item, LogEntry, Order, OrderPayment, Quota, SalesChannel,
+    Checkin, CheckinList, Item, LogEntry, Order, OrderPayment, Quota,
 )
 from pretix.base.signals import checkin_created, order_paid, order_placed
 from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
@@ -45,12 +45,6 @@ def merch(event, tshirt):
     cl = CheckinList.objects.create(event=event, name="Merch", all_products=False)
     cl.limit_products.add(tshirt)
     return cl
-
-
-@pytest.fixture
-def box(organizer):
-    return SalesChannel.objects.create(organizer=organizer, identifier="box", label="Box office",
-                                       type="web", position=2)
 
 
 def owing(event, items, total, **kwargs):

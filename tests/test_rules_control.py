@@ -1,7 +1,7 @@
 """The control panel pages for auto check-in rules, driven with a logged-in browser session."""
 import pytest
 from django.utils.html import escape
-from pretix.base.models import LogEntry, SalesChannel, Team, User
+from pretix.base.models import LogEntry, Team, User
 
 from pretix_desk.models import AutoCheckinRule
 from pretix_desk.views.rules import describe_rule
@@ -15,12 +15,6 @@ def base(event):
 def staff(client, admin_team, admin_user):
     client.login(email="admin@example.org", password="admin")
     return client
-
-
-@pytest.fixture
-def box(organizer):
-    return SalesChannel.objects.create(organizer=organizer, identifier="box", label="Box office",
-                                       type="web", position=2)
 
 
 def form_data(**overrides):

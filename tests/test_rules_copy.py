@@ -1,15 +1,9 @@
 """Cloning an event or a product carries its auto check-in rules over."""
 import pytest
 from django.utils.timezone import now
-from pretix.base.models import CheckinList, Event, Organizer, SalesChannel
+from pretix.base.models import CheckinList, Event, Organizer
 
 from pretix_desk.models import AutoCheckinRule
-
-
-@pytest.fixture
-def box(organizer):
-    return SalesChannel.objects.create(organizer=organizer, identifier="box", label="Box office",
-                                       type="web", position=2)
 
 
 @pytest.fixture
