@@ -2,13 +2,13 @@
 from typing import Optional
 
 from django.utils.timezone import now
-from pretix.base.models import Checkin, OrderPosition, RevokedTicketSecret
+from pretix.base.models import Checkin
 from pretix.base.services.checkin import (
     CheckInError, RequiredMediaExchangeError, perform_checkin,
 )
 
 from .outcomes import LookupOutcome
-from .positions import find_candidates, line_items_of, pick_candidate, with_desk_state
+from .positions import find_candidates, find_revoked, line_items_of, pick_candidate
 
 
 def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[LookupOutcome]:
@@ -26,14 +26,9 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
         else:
             reason, explanation = _simulate(position, checkin_list=checkin_list, user=user, auth=auth)
     else:
-        revoked = RevokedTicketSecret.objects.filter(
-            event_id=checkin_list.event_id, secret=access_code
-        ).order_by("-pk").values_list("position_id", flat=True).first()
-        if revoked is None:
+        position = find_revoked(checkin_list=checkin_list, access_code=access_code)
+        if position is None:
             return None
-        position = with_desk_state(
-            OrderPosition.all.filter(pk=revoked), checkin_list=checkin_list
-        ).get()
         reason = Checkin.REASON_REVOKED
 
     checkins = list(

@@ -1,7 +1,7 @@
 """Finding order positions for a check-in list: by access code, by admissibility, with the
 check-in and redemption state the desk shows annotated in the same query."""
 from django.db.models import F, OuterRef, Q, Subquery
-from pretix.base.models import Checkin, Order, OrderPosition
+from pretix.base.models import Checkin, Order, OrderPosition, RevokedTicketSecret
 
 from pretix_desk.models import Redemption
 
@@ -75,6 +75,24 @@ def find_candidates(*, checkin_list, access_code):
         # Saves a query wherever pretix touches order.event (log entries, signals).
         op.order.event = checkin_list.event
     return candidates
+
+
+def load_position(pk, *, checkin_list):
+    """One position by id with the desk's state, canceled ones included."""
+    position = with_desk_state(OrderPosition.all.filter(pk=pk), checkin_list=checkin_list).get()
+    position.order.event = checkin_list.event
+    return position
+
+
+def find_revoked(*, checkin_list, access_code):
+    """The position a revoked code of this event last belonged to, or None: pretix answers
+    such a scan with ``revoked`` instead of ``invalid``."""
+    position_id = RevokedTicketSecret.objects.filter(
+        event_id=checkin_list.event_id, secret=access_code
+    ).order_by("-pk").values_list("position_id", flat=True).first()
+    if position_id is None:
+        return None
+    return load_position(position_id, checkin_list=checkin_list)
 
 
 def pick_candidate(*, candidates, checkin_list, access_code, when):

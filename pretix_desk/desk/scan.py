@@ -5,14 +5,16 @@ from contextvars import ContextVar
 from django.db import transaction
 from django.db.models import Q
 from django.utils.timezone import now
-from pretix.base.models import Checkin, CheckinList, Device, RevokedTicketSecret
+from pretix.base.models import Checkin, CheckinList, Device
 from pretix.base.services.checkin import (
     CheckInError, RequiredMediaExchangeError, perform_checkin,
 )
 from pretix.helpers import OF_SELF
 
 from .outcomes import ScanOutcome
-from .positions import find_candidates, line_items_of, pick_candidate, with_desk_state
+from .positions import (
+    find_candidates, find_revoked, line_items_of, load_position, pick_candidate,
+)
 
 _created = ContextVar("pretix_desk_checkins_created", default=None)
 
@@ -129,7 +131,7 @@ def _replay(checkin, *, candidates, checkin_list) -> ScanOutcome:
         return ScanOutcome(status="invalid", reason=Checkin.REASON_INVALID, replayed=True)
     position = next((c for c in candidates if c.pk == checkin.position_id), None)
     if position is None:  # a revoked code points at a position whose secret changed
-        position = _load_position(checkin.position_id, checkin_list=checkin_list)
+        position = load_position(checkin.position_id, checkin_list=checkin_list)
     if checkin.successful:
         return ScanOutcome(
             status="ok", position=position, checkin=checkin, replayed=True,
@@ -141,20 +143,9 @@ def _replay(checkin, *, candidates, checkin_list) -> ScanOutcome:
     )
 
 
-def _load_position(pk, *, checkin_list):
-    from pretix.base.models import OrderPosition
-
-    position = with_desk_state(OrderPosition.all.filter(pk=pk), checkin_list=checkin_list).get()
-    position.order.event = checkin_list.event
-    return position
-
-
 def _unknown_code(*, checkin_list, access_code, checkin_type, when, user, auth, **record):
-    revoked = RevokedTicketSecret.objects.filter(
-        event_id=checkin_list.event_id, secret=access_code
-    ).order_by("-pk").values_list("position_id", flat=True).first()
-    if revoked is not None:
-        position = _load_position(revoked, checkin_list=checkin_list)
+    position = find_revoked(checkin_list=checkin_list, access_code=access_code)
+    if position is not None:
         position.order.log_action("pretix.event.checkin.revoked", data={
             "datetime": when,
             "type": checkin_type,

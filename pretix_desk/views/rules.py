@@ -126,27 +126,26 @@ class RuleFormMixin(RuleMixin):
     template_name = "pretixplugins/pretix_desk/rules/form.html"
     context_object_name = "rule"
 
+    def form_valid(self, form):
+        with transaction.atomic():
+            self.object = form.save()
+            self.log(self.object, self.log_action_type)
+        messages.success(self.request, self.success_message)
+        return redirect(self.index_url)
+
     def form_invalid(self, form):
         messages.error(self.request, _("We could not save your changes. See below for details."))
         return super().form_invalid(form)
 
 
 class RuleCreateView(RuleFormMixin, CreateView):
-    def form_valid(self, form):
-        with transaction.atomic():
-            self.object = form.save()
-            self.log(self.object, "pretix_desk.rule.added")
-        messages.success(self.request, _("The rule has been created."))
-        return redirect(self.index_url)
+    log_action_type = "pretix_desk.rule.added"
+    success_message = _("The rule has been created.")
 
 
 class RuleUpdateView(RuleFormMixin, UpdateView):
-    def form_valid(self, form):
-        with transaction.atomic():
-            self.object = form.save()
-            self.log(self.object, "pretix_desk.rule.changed")
-        messages.success(self.request, _("Your changes have been saved."))
-        return redirect(self.index_url)
+    log_action_type = "pretix_desk.rule.changed"
+    success_message = _("Your changes have been saved.")
 
 
 class RuleDeleteView(RuleMixin, DetailView):
