@@ -7,6 +7,7 @@ panel's compressed bundles. All data comes from the desk API; these views only h
 page its configuration and its translated strings.
 """
 import hashlib
+import hmac
 import json
 from functools import lru_cache
 
@@ -17,13 +18,15 @@ from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext
 from django.views.generic import TemplateView
 from pretix.base.models import CheckinList
 from pretix.base.permissions import AnyPermissionOf
 from pretix.control.permissions import EventPermissionRequiredMixin
 
 from pretix_desk import __version__
+
+from .desk_strings import desk_strings
 
 #: Who may open the desk: the same people who may scan through the desk API.
 DESK_PERMISSION = AnyPermissionOf("event.orders:checkin", "event.orders:write")
@@ -64,83 +67,12 @@ def desk_assets_version():
     return digest.hexdigest()[:16]
 
 
-def desk_strings():
-    """Every text the page's scripts show, translated for the current request.
-
-    The scripts get no catalog of their own: this dict is rendered into the page as JSON,
-    so ``makemessages`` finds the strings here and German works without a JS build.
-    """
-    return {
-        "title": gettext("Registration desk"),
-        "back": gettext("Back to the control panel"),
-        "choose_list": gettext("Check-in list"),
-        "choose_list_hint": gettext("Choose the check-in list for this desk."),
-        "no_lists": gettext("This event has no check-in lists yet. Create one first."),
-        "entry": pgettext("checkin_type", "Entry"),
-        "exit": pgettext("checkin_type", "Exit"),
-        "scan_placeholder": gettext("Scan a ticket or type a code, name, email or order code"),
-        "scan_label": gettext("Ticket code or search"),
-        "check": gettext("Check"),
-        "search": gettext("Search"),
-        "camera_start": gettext("Camera"),
-        "camera_stop": gettext("Stop camera"),
-        "camera_unavailable": gettext("No camera available, or access was denied."),
-        "ready": gettext("Ready to scan"),
-        "ready_hint": gettext("Scan a ticket with the scanner or camera, or search by name, email or order code."),
-        "working": gettext("Checking…"),
-        "ok_entry": gettext("Valid: welcome!"),
-        "ok_exit": gettext("Exit recorded"),
-        "ok_offline": gettext("Valid (offline answer, will be uploaded)"),
-        "attention": gettext("Needs attention"),
-        "reason_already_redeemed": gettext("Already used"),
-        "reason_already_redeemed_at": gettext("Already used at {time}"),
-        "reason_unpaid": gettext("Not paid"),
-        "reason_canceled": gettext("Order canceled"),
-        "reason_product": gettext("Wrong ticket type for this list"),
-        "reason_rules": gettext("Not allowed by the list's rules"),
-        "reason_revoked": gettext("Ticket was replaced by a newer one"),
-        "reason_blocked": gettext("Ticket is blocked"),
-        "reason_invalid_time": gettext("Not valid at this time"),
-        "reason_unapproved": gettext("Order not approved yet"),
-        "reason_ambiguous": gettext("Code matches several tickets"),
-        "reason_invalid": gettext("Unknown code"),
-        "reason_invalid_offline": gettext("Unknown code (offline: not in the downloaded list)"),
-        "reason_error": gettext("Check-in failed"),
-        "reason_other": gettext("Refused"),
-        "unpaid_checkin": gettext("Check in anyway (order not paid)"),
-        "order": gettext("Order"),
-        "email": gettext("Email"),
-        "product": gettext("Product"),
-        "addons": gettext("Add-ons"),
-        "hand_out": gettext("Hand out"),
-        "handed_out": gettext("Handed out"),
-        "handed_out_at": gettext("Handed out at {time}"),
-        "not_redeemable": gettext("Not for hand-out"),
-        "checkin_click": gettext("Check in"),
-        "checked_in_at": gettext("Checked in at {time}"),
-        "not_checked_in": gettext("Not checked in"),
-        "search_results": gettext("Search results"),
-        "search_none": gettext("Nobody found."),
-        "search_offline": gettext("Offline: search covers only the downloaded list."),
-        "search_short": gettext("Type at least 3 characters to search."),
-        "close": gettext("Close"),
-        "online": gettext("Online"),
-        "offline": gettext("Offline: answers come from the downloaded list"),
-        "counter_checked_in": gettext("Checked in"),
-        "counter_queued": gettext("Waiting for upload"),
-        "counter_last_sync": gettext("Last sync"),
-        "counter_attendees": gettext("Attendees downloaded"),
-        "never": gettext("never"),
-        "syncing": gettext("Syncing…"),
-        "sync_now": gettext("Sync now"),
-        "refused_title": gettext("Refused by the server after upload"),
-        "refused_hint": gettext("These scans were accepted offline but the server refused them:"),
-        "dismiss": gettext("Dismiss"),
-        "repeat_ignored": gettext("Same code scanned again: ignored"),
-        "sound": gettext("Sound"),
-        "session_expired": gettext("Your login expired. Reload the page and log in again."),
-        "forbidden": gettext("You are not allowed to check in on this list."),
-    }
+def desk_owner_tag(request):
+    """Who the offline data on this browser belongs to, without naming them: the page
+    deletes another user's downloaded attendees before it shows anything."""
+    who = "user:{}".format(request.user.pk) if request.user.is_authenticated else "anonymous"
+    return hmac.new(settings.SECRET_KEY.encode(), ("pretix_desk.owner." + who).encode(),
+                    hashlib.sha256).hexdigest()[:24]
 
 
 class DeskMixin(EventPermissionRequiredMixin):
@@ -158,6 +90,7 @@ class DeskMixin(EventPermissionRequiredMixin):
             "page": reverse("plugins:pretix_desk:desk", kwargs=kwargs),
             "service_worker": reverse("plugins:pretix_desk:desk.sw", kwargs=kwargs),
             "control": reverse("control:event.index", kwargs=kwargs),
+            "logout": reverse("control:auth.logout"),
         }
 
 
@@ -191,6 +124,7 @@ class DeskView(DeskMixin, TemplateView):
             "lists": lists,
             "urls": self.desk_urls(),
             "version": desk_assets_version(),
+            "owner": desk_owner_tag(self.request),
         }
         ctx["desk_strings"] = desk_strings()
         ctx["assets"] = {"css": static("pretix_desk/desk/desk.css"), "js": static("pretix_desk/desk/main.js")}
