@@ -87,7 +87,8 @@ def nonce_field():
 
 
 class ScanInputSerializer(serializers.Serializer):
-    access_code = access_code_field()
+    access_code = StrictCharField(max_length=MAX_CODE_LENGTH, required=False)
+    position_id = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
     type = serializers.ChoiceField(choices=Checkin.CHECKIN_TYPES, default=Checkin.TYPE_ENTRY)
     nonce = nonce_field()
     datetime = ScanDateTimeField(required=False, allow_null=True)
@@ -101,6 +102,12 @@ class ScanInputSerializer(serializers.Serializer):
         if gate is None:
             raise ValidationError(_("No gate with this identifier exists."))
         return gate
+
+    def validate(self, attrs):
+        # A desk that checks in a search result offline knows the position, not its code.
+        if ("access_code" in attrs) == ("position_id" in attrs):
+            raise ValidationError({"access_code": [_("Send either access_code or position_id.")]})
+        return attrs
 
 
 class RedeemInputSerializer(serializers.Serializer):
@@ -140,7 +147,8 @@ class DeskViewSet(viewsets.ViewSet):
         if "pretix_desk" not in request.event.get_plugins():
             raise NotFound(_("The registration desk is not enabled for this event."))
         list_id = kwargs.get("list", "")
-        if not list_id.isdigit() or int(list_id) > MAX_ID:
+        # str.isdigit() also accepts "²" and other digits int() refuses.
+        if not (list_id.isascii() and list_id.isdigit()) or int(list_id) > MAX_ID:
             raise NotFound()
         checkin_list = request.event.checkin_lists.filter(pk=int(list_id)).first()
         if checkin_list is None:
@@ -162,7 +170,8 @@ class DeskViewSet(viewsets.ViewSet):
         data = self._validated(ScanInputSerializer, request.data)
         outcome = scan(
             checkin_list=self.checkin_list,
-            access_code=data["access_code"],
+            access_code=data.get("access_code"),
+            position_id=data.get("position_id"),
             checkin_type=data["type"],
             nonce=data.get("nonce"),
             when=data.get("datetime"),

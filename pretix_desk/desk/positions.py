@@ -1,4 +1,4 @@
-"""Finding order positions for a check-in list: by access code, by admissibility, with the
+"""Finding order positions for a check-in list: by access code, for the offline copy, with the
 check-in and redemption state the desk shows annotated in the same query."""
 from django.db.models import F, OuterRef, Q, Subquery
 from pretix.base.models import Checkin, Order, OrderPosition, RevokedTicketSecret
@@ -6,25 +6,15 @@ from pretix.base.models import Checkin, Order, OrderPosition, RevokedTicketSecre
 from pretix_desk.models import Redemption
 
 
-def admissible_q(*, checkin_list, product_ids=None, prefix="") -> Q:
-    """Positions the list could admit: the order status, product and date the list accepts.
-
-    Mirrors the set pretix's own ``checkinlists/{id}/positions/`` serves, so the desk's
-    offline data and pretixSCAN's agree. ``prefix`` applies it to a related position
-    (``"addon_to__"``).
-    """
-    q = Q(**{f"{prefix}canceled": False})
-    if checkin_list.include_pending:
-        q &= Q(**{f"{prefix}order__status__in": (Order.STATUS_PAID, Order.STATUS_PENDING)})
-    else:
-        q &= Q(**{f"{prefix}order__status": Order.STATUS_PAID}) | Q(**{
-            f"{prefix}order__status": Order.STATUS_PENDING,
-            f"{prefix}order__valid_if_pending": True,
-        })
+def population_q(*, checkin_list, product_ids=None) -> Q:
+    """Positions a desk keeps offline for the list: not canceled, of a paid or pending order,
+    with a product and date the list has, whether the list admits them or not, so that an
+    unpaid or blocked ticket is refused offline with pretix's own reason (``verdict``)."""
+    q = Q(canceled=False, order__status__in=(Order.STATUS_PAID, Order.STATUS_PENDING))
     if checkin_list.subevent_id:
-        q &= Q(**{f"{prefix}subevent_id": checkin_list.subevent_id})
+        q &= Q(subevent_id=checkin_list.subevent_id)
     if product_ids is not None:
-        q &= Q(**{f"{prefix}item_id__in": product_ids})
+        q &= Q(item_id__in=product_ids)
     return q
 
 
@@ -44,6 +34,14 @@ def last_entry_subquery(*, checkin_list, ref="pk"):
     )
 
 
+def last_checkin_type_subquery(*, checkin_list, ref="pk"):
+    """The type of the latest successful check-in on the list: pretix decides re-entry on it."""
+    return Subquery(
+        Checkin.objects.filter(position_id=OuterRef(ref), list_id=checkin_list.pk)
+        .order_by("-datetime", "-pk").values("type")[:1]
+    )
+
+
 def redeemed_at_subquery(ref="pk"):
     return Subquery(
         Redemption.objects.filter(
@@ -58,19 +56,27 @@ def with_desk_state(qs, *, checkin_list):
     )
 
 
-def find_candidates(*, checkin_list, access_code):
-    """Positions of the list's event a scanned code can mean, the ticket itself first.
+def find_candidates(*, checkin_list, access_code=None, position_id=None):
+    """Positions of the list's event a scanned code (or a position picked from a search)
+    can mean, the ticket itself first.
 
-    Canceled positions are included so the answer is ``canceled`` rather than ``invalid``.
+    The same set pretix's check-in API searches: positions that are not canceled, of the
+    list's date; a canceled order is found (pretix answers ``canceled``), a canceled
+    position or another date's ticket is not (``invalid``).
     """
-    q = Q(secret=access_code)
-    if checkin_list.addon_match:
-        q |= Q(addon_to__secret=access_code)
-    qs = with_desk_state(
-        OrderPosition.all.filter(q, order__event_id=checkin_list.event_id),
-        checkin_list=checkin_list,
-    ).order_by(F("addon_to").asc(nulls_first=True), "pk")
-    candidates = list(qs)
+    if position_id is not None:
+        q = Q(pk=position_id)
+    else:
+        q = Q(secret=access_code)
+        if checkin_list.addon_match:
+            q |= Q(addon_to__secret=access_code)
+    qs = OrderPosition.objects.filter(q, order__event_id=checkin_list.event_id)
+    if checkin_list.subevent_id:
+        qs = qs.filter(subevent_id=checkin_list.subevent_id)
+    candidates = list(
+        with_desk_state(qs, checkin_list=checkin_list)
+        .order_by(F("addon_to").asc(nulls_first=True), "pk")
+    )
     for op in candidates:
         # Saves a query wherever pretix touches order.event (log entries, signals).
         op.order.event = checkin_list.event
@@ -118,9 +124,20 @@ def pick_candidate(*, candidates, checkin_list, access_code, when):
     if len(matching) == 1:
         return matching[0], False
     if not matching:
-        # Let pretix's checks explain why none of them fits, on the ticket itself.
-        return candidates[0], False
+        # Let pretix's checks explain why none fits, on the one that will be valid next,
+        # else the one that was valid last, as pretix's check-in API does.
+        return _next_or_last_valid(candidates, when=when) or candidates[0], False
     return candidates[0], True
+
+
+def _next_or_last_valid(candidates, *, when):
+    upcoming = [op for op in candidates if op.valid_from and op.valid_from > when]
+    if upcoming:
+        return min(upcoming, key=lambda op: op.valid_from)
+    past = [op for op in candidates if op.valid_until and op.valid_until < when]
+    if past:
+        return max(past, key=lambda op: op.valid_until)
+    return None
 
 
 def line_items_of(*, position):

@@ -18,9 +18,11 @@ from pretix.base.models import OrderPosition, RevokedTicketSecret
 from . import serialization
 from .codes import code_hash, list_salt
 from .positions import (
-    admissible_q, last_entry_subquery, list_product_ids, redeemed_at_subquery,
+    last_checkin_type_subquery, last_entry_subquery, list_product_ids, population_q,
+    redeemed_at_subquery,
 )
 from .sync import list_fingerprint, make_sync_token, preload_etag, read_sync_token
+from .verdict import ListFacts, handout_refusal, scan_steps
 
 CHUNK_SIZE = 500
 
@@ -32,6 +34,7 @@ class Preload:
     checkin_list: object
     product_id: Optional[int]
     product_ids: Optional[list]
+    facts: ListFacts
     since: Optional[object]
     since_token: Optional[str]
     fingerprint: str
@@ -48,7 +51,7 @@ class Preload:
     def etag(self):
         return preload_etag(
             checkin_list=self.checkin_list, product_id=self.product_id,
-            since_token=self.since_token, fingerprint=self.fingerprint,
+            fingerprint=self.fingerprint,
         )
 
 
@@ -66,22 +69,23 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None) -> Prelo
             since_token, checkin_list=checkin_list, product_id=product_id, fingerprint=fingerprint,
         )
     return Preload(
-        checkin_list=checkin_list, product_id=product_id, product_ids=product_ids, since=since,
+        checkin_list=checkin_list, product_id=product_id, product_ids=product_ids,
+        facts=ListFacts.of(checkin_list, product_ids=list_products), since=since,
         since_token=since_token, fingerprint=fingerprint, started_at=now(),
         salt=list_salt(checkin_list=checkin_list),
     )
 
 
-def admissible_queryset(preload: Preload):
+def population_queryset(preload: Preload):
     clist = preload.checkin_list
     return OrderPosition.objects.filter(
-        admissible_q(checkin_list=clist, product_ids=preload.product_ids),
+        population_q(checkin_list=clist, product_ids=preload.product_ids),
         order__event_id=clist.event_id,
     )
 
 
 def attendee_queryset(preload: Preload):
-    qs = admissible_queryset(preload)
+    qs = population_queryset(preload)
     if preload.since is not None:
         # Check-ins (pretix) and redemptions (redeem.py) touch the order, so its
         # last_modified covers everything a record shows.
@@ -96,7 +100,10 @@ def iter_records(preload: Preload):
     parents = attendee_queryset(preload)
     attendees = (
         parents.select_related("order", "item", "variation", "subevent")
-        .annotate(last_entry_at=last_entry_subquery(checkin_list=clist))
+        .annotate(
+            last_entry_at=last_entry_subquery(checkin_list=clist),
+            last_type=last_checkin_type_subquery(checkin_list=clist),
+        )
         .order_by("pk")
         .iterator(chunk_size=CHUNK_SIZE)
     )
@@ -114,11 +121,30 @@ def iter_records(preload: Preload):
             if pending_addon.addon_to_id == position.pk:
                 own_addons.append(pending_addon)
             pending_addon = next(addons, None)
-        yield {
-            "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
-            "attendee": serialization.attendee_data(position, tz=tz, last_entry_at=position.last_entry_at),
-            "line_items": serialization.line_items_data(position, own_addons, tz=tz),
-        }
+        yield offline_record(preload, position, own_addons, tz=tz)
+
+
+def offline_record(preload: Preload, position, addons, *, tz):
+    """One attendee as the desk stores it, with what pretix would answer (``verdict``)."""
+    facts = preload.facts
+    on_list = 1
+    if facts.addon_match:
+        on_list = facts.admits_product(position) + sum(1 for a in addons if facts.admits_product(a))
+    entry, exit_ = scan_steps(
+        position, facts=facts, candidates_on_list=on_list,
+        isoformat=lambda dt: serialization.isoformat(dt, tz),
+    )
+    record = {
+        "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
+        "owner": position.pk,
+        "attendee": serialization.attendee_data(position, tz=tz, last_entry_at=position.last_entry_at),
+        "line_items": serialization.line_items_data(position, addons, tz=tz),
+    }
+    optional = {
+        "entry": entry, "exit": exit_, "last": position.last_type, "redeem": handout_refusal(position),
+    }
+    record.update((k, v) for k, v in optional.items() if v)
+    return record
 
 
 def iter_removed_hashes(preload: Preload):
@@ -127,7 +153,7 @@ def iter_removed_hashes(preload: Preload):
     if preload.since is None:
         return
     clist = preload.checkin_list
-    admitted = admissible_queryset(preload).filter(pk=OuterRef("pk"))
+    admitted = population_queryset(preload).filter(pk=OuterRef("pk"))
     gone = OrderPosition.all.filter(
         order__event_id=clist.event_id, order__last_modified__gte=preload.since,
     ).exclude(Exists(admitted)).values_list("secret", flat=True).order_by("pk")
@@ -154,6 +180,10 @@ def iter_json(preload: Preload):
             "generated_at": serialization.isoformat(preload.started_at, clist.event.timezone),
             "sync_token": preload.sync_token,
             "salt": preload.salt,
+            "entries": {
+                "allow_multiple_entries": clist.allow_multiple_entries,
+                "allow_entry_after_exit": clist.allow_entry_after_exit,
+            },
         }
         yield json.dumps(head)[:-1] + ', "attendees": ['
         count = 0

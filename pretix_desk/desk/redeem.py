@@ -6,18 +6,17 @@ IntegrityError, never with two rows.
 """
 from django.db import IntegrityError, transaction
 from django.utils.timezone import now
-from pretix.base.models import Device, Order, OrderPosition
+from pretix.base.models import Device, OrderPosition
 
 from pretix_desk.models import Redemption
 
 from .outcomes import RedeemOutcome
 from .positions import redeemed_at_subquery, with_desk_state
+from .verdict import handout_refusal
 
 ALREADY_REDEEMED = "already_redeemed"
 NOT_REDEEMED = "not_redeemed"
 LINE_ITEM = "line_item"
-UNPAID = "unpaid"
-CANCELED = "canceled"
 
 
 def redeem(*, checkin_list, access_code, line_item_id, nonce=None, when=None, user=None,
@@ -28,7 +27,7 @@ def redeem(*, checkin_list, access_code, line_item_id, nonce=None, when=None, us
     if isinstance(found, RedeemOutcome):
         return found
     position, line_item = found
-    if (refusal := _order_refusal(position, checkin_list=checkin_list)) is not None:
+    if (refusal := handout_refusal(position)) is not None:
         return RedeemOutcome(status="error", reason=refusal, position=position, line_item=line_item)
 
     if nonce:
@@ -112,20 +111,6 @@ def _attendee_and_line_item(*, checkin_list, access_code, line_item_id):
     if line_item is None:
         return RedeemOutcome(status="error", reason=LINE_ITEM, position=position)
     return position, line_item
-
-
-def _order_refusal(position, *, checkin_list):
-    """Only what the door would admit gets handed out: the list's own payment rules."""
-    order = position.order
-    if position.canceled or order.status in (Order.STATUS_CANCELED, Order.STATUS_EXPIRED):
-        return CANCELED
-    if order.status == Order.STATUS_PAID:
-        return None
-    if order.status == Order.STATUS_PENDING and not order.require_approval and (
-        order.valid_if_pending or checkin_list.include_pending
-    ):
-        return None
-    return UNPAID
 
 
 def _redeemed(redemption, *, position, line_item, replayed=False):

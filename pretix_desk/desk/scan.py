@@ -19,9 +19,10 @@ from .positions import (
 _created = ContextVar("pretix_desk_checkins_created", default=None)
 
 
-def scan(*, checkin_list, access_code, checkin_type=Checkin.TYPE_ENTRY, nonce=None,
-         when=None, ignore_unpaid=False, gate=None, user=None, auth=None) -> ScanOutcome:
-    """Check the ticket behind ``access_code`` in (or out) on ``checkin_list``.
+def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Checkin.TYPE_ENTRY,
+         nonce=None, when=None, ignore_unpaid=False, gate=None, user=None, auth=None) -> ScanOutcome:
+    """Check the ticket behind ``access_code`` in (or out) on ``checkin_list``, or the
+    position ``position_id`` that staff picked from a search (offline, without its code).
 
     Two desks scanning one ticket at once are serialized by ``perform_checkin``, which locks
     the position before it looks at earlier check-ins, so exactly one of them gets in. A
@@ -34,11 +35,16 @@ def scan(*, checkin_list, access_code, checkin_type=Checkin.TYPE_ENTRY, nonce=No
         checkin_list=checkin_list, access_code=access_code, checkin_type=checkin_type,
         nonce=nonce, when=when, gate=gate, device=device, user=user, auth=auth,
     )
-    candidates = find_candidates(checkin_list=checkin_list, access_code=access_code)
+    candidates = find_candidates(
+        checkin_list=checkin_list, access_code=access_code, position_id=position_id,
+    )
     if nonce:
         earlier = _earlier_scan(candidates=candidates, **record)
         if earlier is not None:
             return _replay(earlier, candidates=candidates, checkin_list=checkin_list)
+    if not candidates and access_code is None:
+        # A position id is no scan at the door: nothing to record, as for a bad request.
+        return ScanOutcome(status="invalid", reason=Checkin.REASON_INVALID)
     if not candidates:
         return _once_per_nonce(_unknown_code, candidates=candidates, record=record)
 
@@ -58,7 +64,8 @@ def scan(*, checkin_list, access_code, checkin_type=Checkin.TYPE_ENTRY, nonce=No
             # The desk does not ask check-in questions; pretix then skips them, as it does
             # for every client that says so.
             questions_supported=False, canceled_supported=True,
-            user=user, auth=auth, type=checkin_type, raw_source_type="barcode", gate=gate,
+            user=user, auth=auth, type=checkin_type, gate=gate,
+            raw_source_type="barcode" if access_code is not None else None,
         )
         created = _created.get()
     except CheckInError as e:
@@ -120,10 +127,10 @@ def checkin_created_during_scan(checkin):
 
 def _earlier_scan(*, candidates, checkin_list, access_code, nonce, **kwargs):
     """The first scan recorded with this nonce for this code on this list, if any."""
-    return Checkin.all.filter(
-        Q(position_id__in=[c.pk for c in candidates]) | Q(raw_barcode=access_code),
-        list_id=checkin_list.pk, nonce=nonce,
-    ).order_by("pk").first()
+    q = Q(position_id__in=[c.pk for c in candidates])
+    if access_code is not None:
+        q |= Q(raw_barcode=access_code)
+    return Checkin.all.filter(q, list_id=checkin_list.pk, nonce=nonce).order_by("pk").first()
 
 
 def _replay(checkin, *, candidates, checkin_list) -> ScanOutcome:
@@ -215,7 +222,7 @@ def _record_failed_checkin(*, position, reason, explanation, checkin_list, acces
         gate=gate,
         nonce=nonce,
         raw_barcode=access_code,
-        raw_source_type="barcode",
+        raw_source_type="barcode" if access_code is not None else None,
         forced=False,
         force_sent=False,
     )

@@ -34,21 +34,29 @@ def hashed(data, secret):
 def test_preload_records(client, clist, order, position, addon, pending_order):
     r, data = preload(client, clist)
     assert r.status_code == 200 and r["Content-Type"] == "application/json"
-    assert data["list"] == clist.pk and data["count"] == 1 and data["removed"] == []
-    rec = data["attendees"][0]
+    assert data["list"] == clist.pk and data["count"] == 2 and data["removed"] == []
+    assert data["entries"] == {"allow_multiple_entries": False, "allow_entry_after_exit": True}
+    rec = by_position(data)[position.pk]
     assert rec["code_hash"] == hashed(data, position.secret)
     assert position.secret not in json.dumps(data)
-    assert rec["attendee"]["position_id"] == position.pk
+    assert rec["owner"] == position.pk
     assert [li["line_item_id"] for li in rec["line_items"]] == [position.pk, addon.pk]
     assert rec["line_items"][1]["redeemable"] is True
+    # Admitted: no steps, nothing checked in yet.
+    assert not {"entry", "exit", "last", "redeem"} & set(rec)
 
 
 @pytest.mark.django_db
-def test_pending_admitted_when_list_includes_pending(client, clist, position, pending_order):
-    clist.include_pending = True
+@pytest.mark.parametrize("include_pending", [False, True])
+def test_unpaid_ticket_is_shipped_with_its_refusal(client, clist, position, pending_order, include_pending):
+    """An unpaid ticket is refused online whether or not the list includes pending orders
+    (that only allows an explicit override), so offline it carries the same refusal."""
+    clist.include_pending = include_pending
     clist.save()
     _, data = preload(client, clist)
-    assert set(by_position(data)) == {position.pk, pending_order.positions.get(positionid=1).pk}
+    pending = by_position(data)[pending_order.positions.get(positionid=1).pk]
+    assert pending["entry"] == pending["exit"] == [["refuse", "unpaid"]]
+    assert pending["redeem"] == "unpaid"
 
 
 @pytest.mark.django_db
