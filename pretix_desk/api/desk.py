@@ -19,12 +19,14 @@ from pretix_desk.desk import serialization
 from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
 from pretix_desk.desk.lookup import lookup
 from pretix_desk.desk.preload import iter_json, prepare_preload
+from pretix_desk.desk.questions import InvalidAnswers
 from pretix_desk.desk.redeem import annul, redeem
 from pretix_desk.desk.scan import scan
 from pretix_desk.desk.search import MIN_QUERY_LENGTH, search
 from pretix_desk.desk.sync import InvalidSyncToken, etag_matches
 
 MAX_ID = 2**31 - 1
+MAX_ANSWERS = 100
 NONCE_MAX_LENGTH = 190  # Checkin.nonce and Redemption.nonce
 
 
@@ -94,6 +96,13 @@ class ScanInputSerializer(serializers.Serializer):
     datetime = ScanDateTimeField(required=False, allow_null=True)
     ignore_unpaid = StrictBooleanField(required=False, default=False)
     gate = StrictCharField(max_length=190, required=False, allow_null=True)
+    answers = serializers.DictField(required=False, allow_empty=True)
+    questions_supported = StrictBooleanField(required=False, default=True)
+
+    def validate_answers(self, value):
+        if len(value) > MAX_ANSWERS or any(not key.isascii() or not key.isdigit() for key in value):
+            raise ValidationError(_("Answers must map question ids to answers."))
+        return value
 
     def validate_gate(self, value):
         if value is None:
@@ -168,17 +177,22 @@ class DeskViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["post"], url_path="scan", url_name="scan")
     def scan(self, request, **kwargs):
         data = self._validated(ScanInputSerializer, request.data)
-        outcome = scan(
-            checkin_list=self.checkin_list,
-            access_code=data.get("access_code"),
-            position_id=data.get("position_id"),
-            checkin_type=data["type"],
-            nonce=data.get("nonce"),
-            when=data.get("datetime"),
-            ignore_unpaid=data["ignore_unpaid"],
-            gate=data.get("gate"),
-            **self._actor(),
-        )
+        try:
+            outcome = scan(
+                checkin_list=self.checkin_list,
+                access_code=data.get("access_code"),
+                position_id=data.get("position_id"),
+                checkin_type=data["type"],
+                nonce=data.get("nonce"),
+                when=data.get("datetime"),
+                ignore_unpaid=data["ignore_unpaid"],
+                gate=data.get("gate"),
+                answers=data.get("answers"),
+                questions_supported=data["questions_supported"],
+                **self._actor(),
+            )
+        except InvalidAnswers as e:
+            raise ValidationError({"answers": e.errors})
         body, status = serialization.scan_payload(outcome, tz=self.tz)
         return Response(body, status=status)
 

@@ -8,7 +8,8 @@ from pretix.base.models import Checkin, OrderPosition
 
 @dataclass
 class ScanOutcome:
-    """``status`` is ``ok``, ``error`` (refused, ``reason`` says why) or ``invalid``."""
+    """``status`` is ``ok``, ``error`` (refused, ``reason`` says why), ``incomplete``
+    (``questions`` must be answered first) or ``invalid``."""
 
     status: str
     reason: Optional[str] = None
@@ -18,6 +19,7 @@ class ScanOutcome:
     last_entry_at: Optional[datetime.datetime] = None
     line_items: list = field(default_factory=list)
     replayed: bool = False
+    questions: list = field(default_factory=list)
 
 
 @dataclass

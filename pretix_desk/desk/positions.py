@@ -1,9 +1,11 @@
 """Finding order positions for a check-in list: by access code, for the offline copy, with the
 check-in and redemption state the desk shows annotated in the same query."""
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Prefetch, Q, Subquery
 from pretix.base.models import Checkin, Order, OrderPosition, RevokedTicketSecret
 
 from pretix_desk.models import Redemption
+
+from .questions import shown_answers_queryset
 
 
 def population_q(*, checkin_list, product_ids=None) -> Q:
@@ -50,10 +52,15 @@ def redeemed_at_subquery(ref="pk"):
     )
 
 
+def with_shown_answers(qs):
+    """Answers to questions marked "show during check-in", as ``shown_answer_list``."""
+    return qs.prefetch_related(Prefetch("answers", queryset=shown_answers_queryset(), to_attr="shown_answer_list"))
+
+
 def with_desk_state(qs, *, checkin_list):
-    return qs.select_related("order", "item", "variation", "subevent").annotate(
+    return with_shown_answers(qs.select_related("order", "item", "variation", "subevent").annotate(
         last_entry_at=last_entry_subquery(checkin_list=checkin_list),
-    )
+    ))
 
 
 def find_candidates(*, checkin_list, access_code=None, position_id=None):

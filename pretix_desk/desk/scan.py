@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils.timezone import now
 from pretix.base.models import Checkin, CheckinList, Device
 from pretix.base.services.checkin import (
-    CheckInError, RequiredMediaExchangeError, perform_checkin,
+    CheckInError, RequiredMediaExchangeError, RequiredQuestionsError, perform_checkin,
 )
 from pretix.helpers import OF_SELF
 
@@ -15,18 +15,24 @@ from .outcomes import ScanOutcome
 from .positions import (
     find_candidates, find_revoked, line_items_of, load_position, pick_candidate,
 )
+from .questions import checkin_questions, clean_answers
 
 _created = ContextVar("pretix_desk_checkins_created", default=None)
 
 
 def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Checkin.TYPE_ENTRY,
-         nonce=None, when=None, ignore_unpaid=False, gate=None, user=None, auth=None) -> ScanOutcome:
+         nonce=None, when=None, ignore_unpaid=False, gate=None, answers=None,
+         questions_supported=True, user=None, auth=None) -> ScanOutcome:
     """Check the ticket behind ``access_code`` in (or out) on ``checkin_list``, or the
     position ``position_id`` that staff picked from a search (offline, without its code).
 
     Two desks scanning one ticket at once are serialized by ``perform_checkin``, which locks
     the position before it looks at earlier check-ins, so exactly one of them gets in. A
     retried ``nonce`` gets the first attempt's answer, and nothing new is recorded.
+
+    ``answers`` (``{"<question id>": value}``) answer the ticket's check-in questions;
+    answers pretix would not accept raise ``questions.InvalidAnswers`` before anything is
+    written. Without them, unanswered questions make the outcome ``incomplete``.
     """
     device = auth if isinstance(auth, Device) else None
     gate = gate or (device.gate if device else None)
@@ -56,18 +62,27 @@ def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Check
             _refuse, position, candidates=candidates, record=record,
             reason=Checkin.REASON_AMBIGUOUS, explanation=None,
         )
+    given_answers = {}
+    if answers:
+        given_answers = clean_answers(answers, questions=checkin_questions(
+            event=checkin_list.event, item_ids=[position.item_id],
+        ))
     token = _created.set([])
     try:
         perform_checkin(
-            op=position, clist=checkin_list, given_answers={}, force=False,
+            op=position, clist=checkin_list, given_answers=given_answers, force=False,
             ignore_unpaid=ignore_unpaid, nonce=nonce, datetime=when,
-            # The desk does not ask check-in questions; pretix then skips them, as it does
-            # for every client that says so.
-            questions_supported=False, canceled_supported=True,
+            questions_supported=questions_supported, canceled_supported=True,
             user=user, auth=auth, type=checkin_type, gate=gate,
             raw_source_type="barcode" if access_code is not None else None,
         )
         created = _created.get()
+    except RequiredQuestionsError as e:
+        # Not a refusal: pretix records nothing until the questions are answered.
+        return ScanOutcome(
+            status="incomplete", reason=e.code, position=position, questions=e.questions,
+            last_entry_at=position.last_entry_at,
+        )
     except CheckInError as e:
         return _once_per_nonce(
             _refuse, position, candidates=candidates, record=record,

@@ -3,6 +3,7 @@
 Plain dicts instead of DRF serializers: preload writes one of these per attendee while
 streaming, and the shapes are fixed by the contract, not by a model.
 """
+from .questions import question_data, shown_answers_data
 
 
 def isoformat(dt, tz):
@@ -30,7 +31,10 @@ def subevent_data(subevent, tz):
 
 
 def attendee_data(position, *, tz, last_entry_at=None):
-    """An attendee; ``last_entry_at`` is the latest successful entry on the URL's list."""
+    """An attendee; ``last_entry_at`` is the latest successful entry on the URL's list.
+    ``checkin_texts`` and ``shown_answers`` are what pretix's apps show staff at the door
+    (the order's, product's and variation's check-in texts; answers to questions marked
+    "show during check-in", loaded as ``shown_answer_list``)."""
     return {
         "position_id": position.pk,
         "order": position.order.code,
@@ -47,6 +51,8 @@ def attendee_data(position, *, tz, last_entry_at=None):
         ),
         "checked_in": last_entry_at is not None,
         "checked_in_at": isoformat(last_entry_at, tz),
+        "checkin_texts": [str(t) for t in position.checkin_texts],
+        "shown_answers": shown_answers_data(getattr(position, "shown_answer_list", ())),
     }
 
 
@@ -101,6 +107,13 @@ def scan_payload(outcome, *, tz):
             "line_items": line_items_data(outcome.position, outcome.line_items, tz=tz),
             "badge": badge_data(outcome.position),
         }, 201
+    if outcome.status == "incomplete":
+        return {
+            "status": "incomplete",
+            "reason": outcome.reason,
+            "questions": [question_data(q) for q in outcome.questions],
+            "attendee": attendee,
+        }, 400
     return {
         "status": "error",
         "reason": outcome.reason,
