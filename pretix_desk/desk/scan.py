@@ -21,7 +21,7 @@ _created = ContextVar("pretix_desk_checkins_created", default=None)
 
 
 def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Checkin.TYPE_ENTRY,
-         nonce=None, when=None, ignore_unpaid=False, gate=None, answers=None,
+         nonce=None, when=None, ignore_unpaid=False, force=False, gate=None, answers=None,
          questions_supported=True, user=None, auth=None) -> ScanOutcome:
     """Check the ticket behind ``access_code`` in (or out) on ``checkin_list``, or the
     position ``position_id`` that staff picked from a search (offline, without its code).
@@ -70,7 +70,7 @@ def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Check
     token = _created.set([])
     try:
         perform_checkin(
-            op=position, clist=checkin_list, given_answers=given_answers, force=False,
+            op=position, clist=checkin_list, given_answers=given_answers, force=force,
             ignore_unpaid=ignore_unpaid, nonce=nonce, datetime=when,
             questions_supported=questions_supported, canceled_supported=True,
             user=user, auth=auth, type=checkin_type, gate=gate,

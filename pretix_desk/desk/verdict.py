@@ -31,6 +31,7 @@ class ListFacts:
     subevent_id: Optional[int]
     has_rules: bool
     addon_match: bool
+    include_pending: bool
 
     @classmethod
     def of(cls, checkin_list, product_ids=None):
@@ -41,6 +42,7 @@ class ListFacts:
             subevent_id=checkin_list.subevent_id,
             has_rules=bool(checkin_list.rules),
             addon_match=checkin_list.addon_match,
+            include_pending=checkin_list.include_pending,
         )
 
     def admits_product(self, position):
@@ -67,6 +69,29 @@ def payment_refusal(position):
     order = position.order
     if order.status != Order.STATUS_PAID and not order.valid_if_pending:
         return Checkin.REASON_UNPAID
+    return None
+
+
+def unpaid_override(position, *, include_pending):
+    """Whether staff may check this unpaid ticket in anyway: pretix admits a pending order
+    with ``ignore_unpaid`` on a list that includes pending orders."""
+    return include_pending and position.order.status == Order.STATUS_PENDING
+
+
+#: Refusals a forced check-in cannot get past: no ticket, or not one ticket.
+NOT_FORCEABLE = (Checkin.REASON_INVALID, Checkin.REASON_AMBIGUOUS, Checkin.REASON_REVOKED, "exchange")
+
+
+def override_for(position, reason, *, include_pending, may_force):
+    """The override staff may choose after a refusal: ``ignore_unpaid`` (pretix's "check in
+    anyway" for unpaid orders on lists that include pending orders), ``force`` (for those
+    allowed to force), or None."""
+    if position is None:
+        return None
+    if reason == Checkin.REASON_UNPAID and unpaid_override(position, include_pending=include_pending):
+        return "ignore_unpaid"
+    if may_force and reason not in NOT_FORCEABLE:
+        return "force"
     return None
 
 
@@ -98,11 +123,17 @@ def scan_steps(position, *, facts: ListFacts, isoformat, candidates_on_list=1):
         return entry, exit_
     if position.valid_from or position.valid_until:
         entry.append([WINDOW, isoformat(position.valid_from), isoformat(position.valid_until)])
-    refusal = None if facts.admits_product(position) else Checkin.REASON_PRODUCT
-    refusal = refusal or payment_refusal(position)
-    if refusal:
-        both([REFUSE, refusal])
+    if not facts.admits_product(position):
+        both([REFUSE, Checkin.REASON_PRODUCT])
         return entry, exit_
+    if payment_refusal(position):
+        if unpaid_override(position, include_pending=facts.include_pending):
+            # The third element names the override staff may choose ("check in anyway");
+            # the steps after it apply to that second attempt.
+            both([REFUSE, Checkin.REASON_UNPAID, "ignore_unpaid"])
+        else:
+            both([REFUSE, Checkin.REASON_UNPAID])
+            return entry, exit_
     if facts.has_rules:
         entry.append([SERVER, SERVER_RULES])
     if position.item.media_policy and position.item.media_type:
@@ -113,6 +144,6 @@ def scan_steps(position, *, facts: ListFacts, isoformat, candidates_on_list=1):
 def _until_final(steps):
     """Steps after one that always answers are never reached."""
     for i, step in enumerate(steps):
-        if step[0] in (REFUSE, SERVER):
+        if step[0] == SERVER or (step[0] == REFUSE and len(step) == 2):
             return steps[:i + 1]
     return steps

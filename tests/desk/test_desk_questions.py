@@ -5,9 +5,12 @@ check-in" question was never asked and the ticket was admitted anyway."""
 import uuid
 
 import pytest
-from pretix.base.models import Checkin, Question, QuestionAnswer
+from pretix.base.models import Checkin, LogEntry, Order, Question, QuestionAnswer
+
+from tests.conftest import make_order, team_client
 
 from .conftest import desk_url, scan
+from .test_desk_permissions import device_client
 
 
 @pytest.fixture
@@ -109,7 +112,6 @@ def test_checkin_texts_and_shown_answers(client, clist, order, position, ticket,
 
 @pytest.mark.django_db
 def test_desk_asks_what_pretix_asks(client, clist, organizer, event, ticket, id_checked):
-    from tests.conftest import make_order
     ours = make_order(event, [ticket], code="OURS1").positions.get()
     theirs = make_order(event, [ticket], code="THEIR").positions.get()
     r = scan(client, clist, access_code=ours.secret)
@@ -117,3 +119,52 @@ def test_desk_asks_what_pretix_asks(client, clist, organizer, event, ticket, id_
                     {"secret": theirs.secret, "lists": [clist.pk]}, format="json")
     assert (r.data["status"], [q["id"] for q in r.data["questions"]]) == \
         (p.data["status"], [q["id"] for q in p.data["questions"]])
+
+
+# Overrides: "check in anyway" where pretix allows it, offered only to those who may.
+
+@pytest.fixture
+def unpaid(event, ticket):
+    return make_order(event, [ticket], code="UNPD1", status=Order.STATUS_PENDING).positions.get()
+
+
+@pytest.mark.django_db
+def test_unpaid_on_list_with_pending_offers_ignore_unpaid(client, clist, unpaid):
+    clist.include_pending = True
+    clist.save()
+    r = scan(client, clist, access_code=unpaid.secret)
+    assert r.status_code == 400 and r.data["reason"] == "unpaid" and r.data["override"] == "ignore_unpaid"
+    r = scan(client, clist, access_code=unpaid.secret, ignore_unpaid=True)
+    assert r.status_code == 201
+    entry = LogEntry.objects.filter(action_type="pretix.event.checkin").last()
+    assert entry.parsed_data["forced"] is True  # pretix logs an unpaid check-in as forced
+
+
+@pytest.mark.django_db
+def test_unpaid_on_list_without_pending_offers_only_force(client, clist, unpaid, organizer):
+    r = scan(client, clist, access_code=unpaid.secret)
+    assert r.data["override"] == "force"  # the admin token may change orders
+    checkin_only = team_client(organizer, permissions=["event.orders:checkin"])
+    r = scan(checkin_only, clist, access_code=unpaid.secret)
+    assert r.status_code == 400 and r.data["override"] is None
+    assert scan(checkin_only, clist, access_code=unpaid.secret, ignore_unpaid=True).status_code == 400
+
+
+@pytest.mark.django_db
+def test_force_is_refused_to_those_who_may_not(client, clist, unpaid, organizer):
+    checkin_only = team_client(organizer, permissions=["event.orders:checkin"])
+    r = scan(checkin_only, clist, access_code=unpaid.secret, force=True)
+    assert r.status_code == 403
+    assert not Checkin.all.filter(position=unpaid).exists()
+    r = scan(client, clist, access_code=unpaid.secret, force=True)
+    assert r.status_code == 201
+    checkin = Checkin.objects.get(position=unpaid)
+    assert checkin.forced is True and checkin.force_sent is True
+
+
+@pytest.mark.django_db
+def test_force_is_refused_to_devices(clist, unpaid, organizer, event):
+    api, _ = device_client(organizer, "full")
+    r = scan(api, clist, access_code=unpaid.secret)
+    assert r.status_code == 400 and r.data["override"] is None
+    assert scan(api, clist, access_code=unpaid.secret, force=True).status_code == 403
