@@ -18,16 +18,17 @@ from rest_framework.response import Response
 from pretix_desk.desk import serialization
 from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
 from pretix_desk.desk.lookup import lookup
+from pretix_desk.desk.multilist import scan_on_lists
 from pretix_desk.desk.preload import iter_json, prepare_preload
 from pretix_desk.desk.questions import InvalidAnswers
 from pretix_desk.desk.redeem import annul, redeem
-from pretix_desk.desk.scan import scan
 from pretix_desk.desk.search import MIN_QUERY_LENGTH, search
 from pretix_desk.desk.sync import InvalidSyncToken, etag_matches
 from pretix_desk.desk.verdict import override_for
 
 MAX_ID = 2**31 - 1
 MAX_ANSWERS = 100
+MAX_LISTS = 20
 NONCE_MAX_LENGTH = 190  # Checkin.nonce and Redemption.nonce
 
 
@@ -99,12 +100,25 @@ class ScanInputSerializer(serializers.Serializer):
     force = StrictBooleanField(required=False, default=False)
     gate = StrictCharField(max_length=190, required=False, allow_null=True)
     answers = serializers.DictField(required=False, allow_empty=True)
+    other_lists = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=MAX_LISTS,
+    )
     questions_supported = StrictBooleanField(required=False, default=True)
 
     def validate_answers(self, value):
         if len(value) > MAX_ANSWERS or any(not key.isascii() or not key.isdigit() for key in value):
             raise ValidationError(_("Answers must map question ids to answers."))
         return value
+
+    def validate_other_lists(self, value):
+        lists = {cl.pk: cl for cl in self.context["event"].checkin_lists.filter(pk__in=value)}
+        unknown = [pk for pk in value if pk not in lists]
+        if unknown:
+            raise ValidationError(_("These are no check-in lists of this event: {ids}").format(
+                ids=", ".join(str(pk) for pk in unknown)))
+        for cl in lists.values():
+            cl.event = self.context["event"]
+        return [lists[pk] for pk in dict.fromkeys(value)]
 
     def validate_gate(self, value):
         if value is None:
@@ -169,7 +183,9 @@ class DeskViewSet(viewsets.ViewSet):
         self.tz = request.event.timezone
 
     def _validated(self, serializer_class, data):
-        serializer = serializer_class(data=data, context={"organizer": self.request.organizer})
+        serializer = serializer_class(data=data, context={
+            "organizer": self.request.organizer, "event": self.request.event,
+        })
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
@@ -189,8 +205,10 @@ class DeskViewSet(viewsets.ViewSet):
             raise PermissionDenied(_("You may not force a check-in: that needs the permission "
                                      "to change orders, and devices never may."))
         try:
-            outcome = scan(
-                checkin_list=self.checkin_list,
+            outcome = scan_on_lists(
+                checkin_lists=[self.checkin_list] + [
+                    cl for cl in data.get("other_lists", []) if cl.pk != self.checkin_list.pk
+                ],
                 access_code=data.get("access_code"),
                 position_id=data.get("position_id"),
                 checkin_type=data["type"],
@@ -209,7 +227,7 @@ class DeskViewSet(viewsets.ViewSet):
         if status == 400 and body["status"] == "error":
             body["override"] = override_for(
                 outcome.position, outcome.reason, may_force=may_force,
-                include_pending=self.checkin_list.include_pending,
+                include_pending=outcome.checkin_list.include_pending,
             )
         return Response(body, status=status)
 

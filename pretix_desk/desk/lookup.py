@@ -45,11 +45,30 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
     )
 
 
-def _simulate(position, *, checkin_list, user, auth):
+def would_admit(*, checkin_list, access_code=None, position_id=None, checkin_type=Checkin.TYPE_ENTRY,
+                when=None, ignore_unpaid=False, user=None, auth=None) -> bool:
+    """Whether a scan on this list would be admitted now, asking pretix (``simulate``)."""
+    when = when or now()
+    candidates = find_candidates(checkin_list=checkin_list, access_code=access_code, position_id=position_id)
+    if not candidates:
+        return False
+    position, ambiguous = pick_candidate(
+        candidates=candidates, checkin_list=checkin_list, access_code=access_code, when=when,
+    )
+    if ambiguous:
+        return False
+    reason, _ = _simulate(position, checkin_list=checkin_list, user=user, auth=auth, checkin_type=checkin_type,
+                          when=when, ignore_unpaid=ignore_unpaid)
+    return reason is None
+
+
+def _simulate(position, *, checkin_list, user, auth, checkin_type=Checkin.TYPE_ENTRY, when=None,
+              ignore_unpaid=False):
     try:
         perform_checkin(
             op=position, clist=checkin_list, given_answers={}, questions_supported=False,
-            canceled_supported=True, user=user, auth=auth, simulate=True,
+            canceled_supported=True, user=user, auth=auth, simulate=True, type=checkin_type,
+            datetime=when, ignore_unpaid=ignore_unpaid,
         )
     except CheckInError as e:
         return e.code, (str(e.reason) if e.reason else None)

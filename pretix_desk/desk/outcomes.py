@@ -20,6 +20,7 @@ class ScanOutcome:
     line_items: list = field(default_factory=list)
     replayed: bool = False
     questions: list = field(default_factory=list)
+    checkin_list: object = None
 
 
 @dataclass

@@ -35,7 +35,8 @@ def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Check
     written. Without them, unanswered questions make the outcome ``incomplete``.
     """
     device = auth if isinstance(auth, Device) else None
-    gate = gate or (device.gate if device else None)
+    if device is not None and device.gate_id:
+        gate = device.gate  # a device stands at its own gate, whatever the desk says
     when = when or now()
     record = dict(
         checkin_list=checkin_list, access_code=access_code, checkin_type=checkin_type,

@@ -92,6 +92,13 @@ def badge_data(position):
 
 def scan_payload(outcome, *, tz):
     """The scan response body and its HTTP status."""
+    body, status = _scan_body(outcome, tz=tz)
+    if outcome.checkin_list is not None and status != 404:
+        body["list"] = {"id": outcome.checkin_list.pk, "name": str(outcome.checkin_list.name)}
+    return body, status
+
+
+def _scan_body(outcome, *, tz):
     if outcome.status == "invalid":
         return {"status": "error", "reason": outcome.reason}, 404
     attendee = attendee_data(outcome.position, tz=tz, last_entry_at=outcome.last_entry_at)

@@ -1,0 +1,78 @@
+"""A desk that scans against several check-in lists at once, and gates."""
+import uuid
+
+import pytest
+from pretix.base.models import Checkin, CheckinList, Gate
+
+from tests.conftest import make_order
+
+from .conftest import scan
+from .test_desk_permissions import device_client
+
+
+@pytest.fixture
+def shirts(event, tshirt):
+    cl = CheckinList.objects.create(event=event, name="Shirts", all_products=False)
+    cl.limit_products.add(tshirt)
+    return cl
+
+
+@pytest.mark.django_db
+def test_first_list_that_admits_wins(client, clist, shirts, event, ticket, tshirt, organizer):
+    ticket_code = make_order(event, [ticket], code="TICK1").positions.get().secret
+    shirt_code = make_order(event, [tshirt], code="SHIR1").positions.get().secret
+    other = make_order(event, [{"item": tshirt}], code="NONE1")
+    neither = CheckinList.objects.create(event=event, name="Nobody", all_products=False)
+
+    r = scan(client, clist, access_code=ticket_code, other_lists=[shirts.pk])
+    assert r.status_code == 201 and r.data["list"]["id"] == clist.pk
+    r = scan(client, clist, access_code=shirt_code, other_lists=[shirts.pk])
+    assert r.status_code == 201 and r.data["list"] == {"id": shirts.pk, "name": "Shirts"}
+    assert Checkin.objects.get(position__secret=shirt_code).list_id == shirts.pk
+
+    # Admitted by neither: the refusal of the desk's own (first) list, recorded there only.
+    code = other.positions.get().secret
+    r = scan(client, neither, access_code=code, other_lists=[clist.pk])
+    assert r.status_code == 400 and r.data["reason"] == "product" and r.data["list"]["id"] == neither.pk
+    assert list(Checkin.all.filter(position__secret=code).values_list("list_id", flat=True)) == [neither.pk]
+
+
+@pytest.mark.django_db
+def test_a_retry_stays_on_its_list(client, clist, shirts, event, ticket):
+    """A ticket both lists admit, scanned twice with one nonce: one check-in, on one list."""
+    both = CheckinList.objects.create(event=event, name="Everything", all_products=True)
+    code = make_order(event, [ticket], code="BOTH1").positions.get().secret
+    nonce = uuid.uuid4().hex
+    first = scan(client, both, access_code=code, other_lists=[clist.pk], nonce=nonce)
+    again = scan(client, clist, access_code=code, other_lists=[both.pk], nonce=nonce)
+    assert first.status_code == again.status_code == 201
+    assert first.data["checkin"]["id"] == again.data["checkin"]["id"]
+    assert Checkin.objects.filter(position__secret=code).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lists", [[999999], ["1"], "1", [True], list(range(1, 30))])
+def test_other_lists_must_be_lists_of_the_event(client, clist, other_event, position, lists):
+    r = scan(client, clist, access_code=position.secret, other_lists=lists)
+    assert r.status_code == 400 and "other_lists" in r.data
+    foreign = CheckinList.objects.create(event=other_event, name="Foreign", all_products=True)
+    r = scan(client, clist, access_code=position.secret, other_lists=[foreign.pk])
+    assert r.status_code == 400 and "other_lists" in r.data
+    assert not Checkin.all.exists()
+
+
+@pytest.mark.django_db
+def test_gate_is_recorded_and_a_devices_own_gate_wins(client, clist, organizer, event, ticket):
+    hall = Gate.objects.create(organizer=organizer, name="Hall", identifier="hall")
+    side = Gate.objects.create(organizer=organizer, name="Side", identifier="side")
+    code = make_order(event, [ticket], code="GATE1").positions.get().secret
+    assert scan(client, clist, access_code=code, gate="hall").status_code == 201
+    assert Checkin.objects.get(position__secret=code).gate == hall
+
+    api, device = device_client(organizer, "full")
+    device.gate = side
+    device.save()
+    code = make_order(event, [ticket], code="GATE2").positions.get().secret
+    assert scan(api, clist, access_code=code, gate="hall").status_code == 201
+    assert Checkin.objects.get(position__secret=code).gate == side
+    assert scan(client, clist, access_code=code, gate="nowhere").status_code == 400
