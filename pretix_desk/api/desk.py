@@ -6,16 +6,17 @@ Authentication and permissions are pretix's own (``EventPermission``).
 import datetime
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_ujson.parsers import UJSONParser
-from pretix.base.models import Checkin, Device
+from pretix.base.models import Checkin, Device, OrderPosition
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from pretix_desk.desk import serialization
+from pretix_desk.desk import badges, serialization
 from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
 from pretix_desk.desk.lookup import lookup
 from pretix_desk.desk.multilist import scan_on_lists
@@ -189,6 +190,20 @@ class DeskViewSet(viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def _printable_badge(self, position):
+        if position is None or not badges.badges_active(self.request.event):
+            return None
+        layout = badges.badge_layout(position)
+        if layout is None:
+            return None
+        return {
+            "layout": {"id": layout.pk, "name": layout.name},
+            "url": reverse("api-v1:desk-badge", kwargs={
+                "organizer": self.request.organizer.slug, "event": self.request.event.slug,
+                "list": self.checkin_list.pk, "position": position.pk,
+            }),
+        }
+
     def _may_force(self):
         """Forcing a check-in past pretix's checks is for people who may change orders;
         a scanning device never may."""
@@ -223,7 +238,9 @@ class DeskViewSet(viewsets.ViewSet):
             )
         except InvalidAnswers as e:
             raise ValidationError({"answers": e.errors})
-        body, status = serialization.scan_payload(outcome, tz=self.tz)
+        body, status = serialization.scan_payload(
+            outcome, tz=self.tz, badge=self._printable_badge(outcome.position) if outcome.status == "ok" else None,
+        )
         if status == 400 and body["status"] == "error":
             body["override"] = override_for(
                 outcome.position, outcome.reason, may_force=may_force,
@@ -238,7 +255,9 @@ class DeskViewSet(viewsets.ViewSet):
             outcome = lookup(checkin_list=self.checkin_list, access_code=code, **self._actor())
         if outcome is None:
             return Response({"status": "error", "reason": Checkin.REASON_INVALID}, status=404)
-        return Response(serialization.lookup_payload(outcome, tz=self.tz))
+        return Response(serialization.lookup_payload(
+            outcome, tz=self.tz, badge=self._printable_badge(outcome.position),
+        ))
 
     @action(detail=False, methods=["post"], url_path="redeem", url_name="redeem")
     def redeem(self, request, **kwargs):
@@ -284,6 +303,26 @@ class DeskViewSet(viewsets.ViewSet):
             response = StreamingHttpResponse(iter_json(preload), content_type="application/json")
         response["ETag"] = etag
         response["Cache-Control"] = "private, no-cache"
+        return response
+
+    @action(detail=False, methods=["get"], url_path=r"badge/(?P<position>[0-9]{1,10})", url_name="badge")
+    def badge(self, request, position, **kwargs):
+        """The attendee's badge as a PDF, rendered by pretix's badges plugin."""
+        if not badges.badges_active(request.event) or int(position) > MAX_ID:
+            raise NotFound(_("Badges are not active for this event."))
+        op = OrderPosition.objects.filter(pk=int(position), order__event=request.event).select_related(
+            "order", "item", "variation", "subevent",
+        ).first()
+        if op is None or badges.badge_layout(op) is None:
+            raise NotFound(_("No badge is printed for this ticket."))
+        op.order.event = request.event
+        try:
+            pdf = badges.render_badge(op)
+        except badges.ExportError as e:
+            raise NotFound(str(e))
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = 'inline; filename="badge-{}-{}.pdf"'.format(op.order.code, op.positionid)
+        response["Cache-Control"] = "private, no-store"
         return response
 
     @action(detail=False, methods=["get"], url_path="search", url_name="search")

@@ -9,6 +9,7 @@ DESK_URL_NAMES = (
     ("POST", "api-v1:desk-redeem-annul"),
     ("GET", "api-v1:desk-preload"),
     ("GET", "api-v1:desk-search"),
+    ("GET", "api-v1:desk-badge"),
 )
 
 # What a device needs to set itself up and pick its event and list, as in pretix's own

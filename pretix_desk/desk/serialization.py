@@ -83,22 +83,27 @@ def checkin_data(checkin, *, tz):
     }
 
 
-def badge_data(position):
-    return {
+def badge_data(position, *, printable=None):
+    """``printable`` (``{"layout": {"id", "name"}, "url"}``) only where pretix's badges
+    plugin is active and a layout applies to the position."""
+    data = {
         "name": position.attendee_name_cached or None,
         "product": str(position.item.name),
     }
+    if printable:
+        data.update(printable)
+    return data
 
 
-def scan_payload(outcome, *, tz):
+def scan_payload(outcome, *, tz, badge=None):
     """The scan response body and its HTTP status."""
-    body, status = _scan_body(outcome, tz=tz)
+    body, status = _scan_body(outcome, tz=tz, badge=badge)
     if outcome.checkin_list is not None and status != 404:
         body["list"] = {"id": outcome.checkin_list.pk, "name": str(outcome.checkin_list.name)}
     return body, status
 
 
-def _scan_body(outcome, *, tz):
+def _scan_body(outcome, *, tz, badge):
     if outcome.status == "invalid":
         return {"status": "error", "reason": outcome.reason}, 404
     attendee = attendee_data(outcome.position, tz=tz, last_entry_at=outcome.last_entry_at)
@@ -112,7 +117,7 @@ def _scan_body(outcome, *, tz):
             },
             "attendee": attendee,
             "line_items": line_items_data(outcome.position, outcome.line_items, tz=tz),
-            "badge": badge_data(outcome.position),
+            "badge": badge_data(outcome.position, printable=badge),
         }, 201
     if outcome.status == "incomplete":
         return {
@@ -129,9 +134,10 @@ def _scan_body(outcome, *, tz):
     }, 400
 
 
-def lookup_payload(outcome, *, tz):
+def lookup_payload(outcome, *, tz, badge=None):
     return {
         "attendee": attendee_data(outcome.position, tz=tz, last_entry_at=outcome.last_entry_at),
+        "badge": badge_data(outcome.position, printable=badge),
         "line_items": line_items_data(outcome.position, outcome.line_items, tz=tz),
         "checkins": [checkin_data(c, tz=tz) for c in outcome.checkins],
         "can_check_in": outcome.can_check_in,
