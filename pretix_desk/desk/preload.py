@@ -7,13 +7,14 @@ prefetch per chunk would grow with both.
 """
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Optional
 
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import translation
 from django.utils.timezone import now
 from django_scopes import scope
-from pretix.base.models import OrderPosition, RevokedTicketSecret
+from pretix.base.models import OrderPosition, QuestionAnswer, RevokedTicketSecret
 
 from . import serialization
 from .codes import code_hash, list_salt
@@ -22,6 +23,7 @@ from .positions import (
     redeemed_at_subquery,
 )
 from .sync import list_fingerprint, make_sync_token, preload_etag, read_sync_token
+from .questions import checkin_questions, question_data
 from .verdict import ListFacts, handout_refusal, scan_steps
 
 CHUNK_SIZE = 500
@@ -35,11 +37,21 @@ class Preload:
     product_id: Optional[int]
     product_ids: Optional[list]
     facts: ListFacts
+    questions: list
     since: Optional[object]
     since_token: Optional[str]
     fingerprint: str
     started_at: object
     salt: str
+
+    @cached_property
+    def questions_by_item(self):
+        """The ids of the check-in questions pretix asks for each product, in its order."""
+        by_item = {}
+        for q in self.questions:
+            for item in q.items.all():
+                by_item.setdefault(item.pk, []).append(q.pk)
+        return by_item
 
     @property
     def sync_token(self):
@@ -62,7 +74,8 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None) -> Prelo
         product_ids = [product_id] if list_products is None or product_id in list_products else []
     else:
         product_ids = list_products
-    fingerprint = list_fingerprint(checkin_list=checkin_list, product_ids=list_products)
+    questions = checkin_questions(event=checkin_list.event, item_ids=list_products)
+    fingerprint = list_fingerprint(checkin_list=checkin_list, product_ids=list_products, questions=questions)
     since = None
     if since_token:
         since = read_sync_token(
@@ -71,6 +84,7 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None) -> Prelo
     return Preload(
         checkin_list=checkin_list, product_id=product_id, product_ids=product_ids,
         facts=ListFacts.of(checkin_list, product_ids=list_products), since=since,
+        questions=questions,
         since_token=since_token, fingerprint=fingerprint, started_at=now(),
         salt=list_salt(checkin_list=checkin_list),
     )
@@ -114,24 +128,51 @@ def iter_records(preload: Preload):
         .order_by("addon_to_id", "positionid", "pk")
         .iterator(chunk_size=CHUNK_SIZE)
     )
-    pending_addon = next(addons, None)
+    answers = (
+        QuestionAnswer.objects.filter(
+            Q(question__show_during_checkin=True) | Q(question__ask_during_checkin=True),
+            orderposition_id__in=Subquery(parents.values("pk")),
+        )
+        .select_related("question")
+        .order_by("orderposition_id", "question__position", "question_id")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    addons_of = _grouped(addons, key=lambda a: a.addon_to_id)
+    answers_of = _grouped(answers, key=lambda a: a.orderposition_id)
     for position in attendees:
-        own_addons = []
-        while pending_addon is not None and pending_addon.addon_to_id <= position.pk:
-            if pending_addon.addon_to_id == position.pk:
-                own_addons.append(pending_addon)
-            pending_addon = next(addons, None)
-        yield offline_record(preload, position, own_addons, tz=tz)
+        own_addons = addons_of(position.pk)
+        own_answers = answers_of(position.pk)
+        position.shown_answer_list = [a for a in own_answers if a.question.show_during_checkin]
+        answered = {a.question_id for a in own_answers}
+        unanswered = [q for q in preload.questions_by_item.get(position.item_id, ()) if q not in answered]
+        yield offline_record(preload, position, own_addons, unanswered=unanswered, tz=tz)
 
 
-def offline_record(preload: Preload, position, addons, *, tz):
+def _grouped(rows, *, key):
+    """Rows of an iterator ordered by ``key``, handed out per key in ascending order: a
+    merge join in Python, so related rows cost one query for the whole preload."""
+    pending = next(rows, None)
+
+    def rows_of(k):
+        nonlocal pending
+        found = []
+        while pending is not None and key(pending) <= k:
+            if key(pending) == k:
+                found.append(pending)
+            pending = next(rows, None)
+        return found
+
+    return rows_of
+
+
+def offline_record(preload: Preload, position, addons, *, unanswered, tz):
     """One attendee as the desk stores it, with what pretix would answer (``verdict``)."""
     facts = preload.facts
     on_list = 1
     if facts.addon_match:
         on_list = facts.admits_product(position) + sum(1 for a in addons if facts.admits_product(a))
     entry, exit_ = scan_steps(
-        position, facts=facts, candidates_on_list=on_list,
+        position, facts=facts, candidates_on_list=on_list, unanswered=unanswered,
         isoformat=lambda dt: serialization.isoformat(dt, tz),
     )
     record = {
@@ -184,6 +225,7 @@ def iter_json(preload: Preload):
                 "allow_multiple_entries": clist.allow_multiple_entries,
                 "allow_entry_after_exit": clist.allow_entry_after_exit,
             },
+            "questions": {str(q.pk): question_data(q) for q in preload.questions},
         }
         yield json.dumps(head)[:-1] + ', "attendees": ['
         count = 0

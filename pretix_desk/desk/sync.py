@@ -19,15 +19,16 @@ class InvalidSyncToken(ValueError):
     pass
 
 
-def list_fingerprint(*, checkin_list, product_ids):
+def list_fingerprint(*, checkin_list, product_ids, questions=()):
     """Changes when what the preload sends changes for reasons no timestamp shows (the
-    list's products, date, entry and add-on settings, whether it has rules), which makes
-    older tokens invalid: the desk downloads everything again."""
+    list's products, date, entry and add-on settings, whether it has rules, its check-in
+    questions), which makes older tokens invalid: the desk downloads everything again."""
     parts = [
         2, checkin_list.pk, checkin_list.subevent_id, checkin_list.include_pending,
         None if product_ids is None else sorted(product_ids),
         checkin_list.allow_multiple_entries, checkin_list.allow_entry_after_exit,
         checkin_list.addon_match, bool(checkin_list.rules),
+        [(q.pk, q.type, q.required, sorted(i.pk for i in q.items.all())) for q in questions],
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 

@@ -16,6 +16,7 @@ from pretix.base.models import Checkin, Order
 REFUSE = "refuse"
 WINDOW = "window"
 SERVER = "server"
+ASK = "ask"
 
 #: Reasons only the server can judge; the desk answers "cannot verify offline".
 SERVER_RULES = "rules"
@@ -101,12 +102,13 @@ def handout_refusal(position):
     return order_refusal(position) or payment_refusal(position)
 
 
-def scan_steps(position, *, facts: ListFacts, isoformat, candidates_on_list=1):
+def scan_steps(position, *, facts: ListFacts, isoformat, candidates_on_list=1, unanswered=()):
     """``(entry_steps, exit_steps)`` for a scan of ``position`` on the list of ``facts``.
 
     ``candidates_on_list`` is how many positions the scanned code could mean on this list
     after pretix narrows them by product (more than one only with add-on matching); pretix
-    then narrows by the time of the scan, which only the server may do.
+    then narrows by the time of the scan, which only the server may do. ``unanswered`` are
+    the ids of the check-in questions pretix would ask (``["ask", ids]``).
     """
     entry, exit_ = [], []
 
@@ -136,6 +138,8 @@ def scan_steps(position, *, facts: ListFacts, isoformat, candidates_on_list=1):
             return entry, exit_
     if facts.has_rules:
         entry.append([SERVER, SERVER_RULES])
+    if unanswered:
+        entry.append([ASK, list(unanswered)])
     if position.item.media_policy and position.item.media_type:
         both([SERVER, SERVER_EXCHANGE])
     return _until_final(entry), _until_final(exit_)

@@ -11,6 +11,7 @@ from tests.conftest import make_order, team_client
 
 from .conftest import desk_url, scan
 from .test_desk_permissions import device_client
+from .test_desk_preload import by_position, preload
 
 
 @pytest.fixture
@@ -168,3 +169,29 @@ def test_force_is_refused_to_devices(clist, unpaid, organizer, event):
     r = scan(api, clist, access_code=unpaid.secret)
     assert r.status_code == 400 and r.data["override"] is None
     assert scan(api, clist, access_code=unpaid.secret, force=True).status_code == 403
+
+
+@pytest.mark.django_db
+def test_preload_ships_the_questions_to_ask_offline(client, clist, position, id_checked, wristband, diet):
+    answer = QuestionAnswer.objects.create(orderposition=position, question=diet, answer="Vegan")
+    answer.options.add(diet.options.get(identifier="VEGAN"))
+    _, data = preload(client, clist)
+    assert set(data["questions"]) == {str(id_checked.pk), str(wristband.pk)}
+    assert data["questions"][str(id_checked.pk)]["required"] is True
+    rec = by_position(data)[position.pk]
+    assert rec["entry"] == [["ask", [id_checked.pk, wristband.pk]]] and "exit" not in rec
+    assert rec["attendee"]["shown_answers"] == [{"question": "Diet", "answer": "Vegan"}]
+
+    scan(client, clist, access_code=position.secret, answers={str(id_checked.pk): True})
+    rec = by_position(preload(client, clist)[1])[position.pk]
+    assert rec["entry"] == [["ask", [wristband.pk]]]
+
+
+@pytest.mark.django_db
+def test_a_new_checkin_question_makes_desks_download_again(client, clist, position, event, ticket):
+    _, data = preload(client, clist)
+    q = Question.objects.create(event=event, question="Consent?", type=Question.TYPE_BOOLEAN,
+                                required=True, ask_during_checkin=True)
+    q.items.add(ticket)
+    r, _ = preload(client, clist, since=data["sync_token"])
+    assert r.status_code == 400 and "since" in r.data
