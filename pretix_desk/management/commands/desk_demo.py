@@ -11,7 +11,7 @@ from django.utils.timezone import now
 from django_scopes import scopes_disabled
 from pretix.base.models import (
     CheckinList, Event, Item, ItemCategory, Order, OrderPayment, OrderPosition,
-    Organizer, Team, User,
+    Organizer, Question, Team, User,
 )
 
 from pretix_desk.models import AutoCheckinRule
@@ -26,7 +26,8 @@ PEOPLE = [
 
 
 class Command(BaseCommand):
-    help = "Create a demo organizer, event, products, check-in list, orders and logins."
+    help = ("Create a demo organizer and event that sells like a shop (quotas, bank transfer), "
+            "with two check-in lists, a check-in question and text, badges, orders and logins.")
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000")
@@ -43,6 +44,7 @@ class Command(BaseCommand):
                 "",
                 "pretix-desk demo is ready:",
                 f"  control panel  {base}/control/  (login: admin@localhost / admin)",
+                f"  shop           {base}/{o}/{e}/",
                 f"  desk page      {base}/control/event/{o}/{e}/desk/",
                 f"  rules          {base}/control/event/{o}/{e}/desk/rules/",
                 f"  API token      {token}",
@@ -69,6 +71,10 @@ class Command(BaseCommand):
         organizer, _ = Organizer.objects.get_or_create(
             slug="demo", defaults={"name": "Demo Organizer"}
         )
+        # Bank transfer is an organizer-and-event plugin: without the organizer, the event
+        # would not offer it, and the demo rule's payment method would never occur.
+        organizer.enable_plugin("pretix.plugins.banktransfer")
+        organizer.save(update_fields=["plugins"])
         team, created = Team.objects.get_or_create(
             organizer=organizer,
             name="Administrators",
@@ -97,8 +103,13 @@ class Command(BaseCommand):
             plugins="pretix_desk,pretix.plugins.banktransfer,pretix.plugins.paypal2,"
                     "pretix.plugins.ticketoutputpdf",
         )
+        event.enable_plugin("pretix.plugins.badges")  # makes the default badge layout
+        event.save(update_fields=["plugins"])
         event.settings.payment_banktransfer__enabled = True
+        event.settings.payment_banktransfer_bank_details_type = "other"
+        event.settings.payment_banktransfer_bank_details = "Demo Bank, account 12345678"
         event.settings.locales = ["en", "de"]
+        event.settings.attendee_names_asked = True
         tickets = ItemCategory.objects.create(event=event, name="Tickets")
         extras = ItemCategory.objects.create(event=event, name="Extras", is_addon=True)
         ticket = Item.objects.create(
@@ -108,6 +119,7 @@ class Command(BaseCommand):
         speaker = Item.objects.create(
             event=event, category=tickets, name="Speaker ticket",
             default_price=Decimal("0.00"), admission=True,
+            checkin_text="Speaker: hand out the green lanyard",
         )
         shirt = Item.objects.create(
             event=event, category=extras, name="T-shirt",
@@ -119,8 +131,22 @@ class Command(BaseCommand):
             default_price=Decimal("12.00"), admission=False,
         )
         ticket.addons.create(addon_category=extras, min_count=0, max_count=2)
-        clist = CheckinList.objects.create(event=event, name="Main entrance", all_products=False)
+        quota = event.quotas.create(name="Everything", size=500)
+        quota.items.set([ticket, speaker, shirt, lunch])
+        quota.variations.set(sizes)
+        # Unpaid tickets are refused at the door, with "check in anyway" for staff.
+        clist = CheckinList.objects.create(event=event, name="Main entrance", all_products=False,
+                                           include_pending=True)
         clist.limit_products.set([ticket, speaker])
+        # The lunch counter scans the conference ticket and checks its lunch voucher in.
+        lunch_list = CheckinList.objects.create(event=event, name="Lunch counter", all_products=False,
+                                                addon_match=True)
+        lunch_list.limit_products.set([lunch])
+        release = Question.objects.create(
+            event=event, question="Has the speaker signed the recording release?",
+            type=Question.TYPE_BOOLEAN, required=True, ask_during_checkin=True,
+        )
+        release.items.add(speaker)
         rule = AutoCheckinRule.objects.create(event=event, list=clist, all_products=False)
         rule.limit_products.add(speaker)
 
