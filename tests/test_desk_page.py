@@ -1,16 +1,18 @@
 """The desk page's views without a browser: who may open it, what it hands the scripts, and
 the service worker that keeps it usable offline."""
+import base64
+import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.test import Client
+from django.test import Client, override_settings
 from django_scopes import scopes_disabled
 from pretix.base.models import CheckinList, Team, User
 
-from pretix_desk.views.desk import DESK_ASSETS, desk_strings
+from pretix_desk.views.desk import desk_asset_names, desk_strings
 
 PAGE = "/control/event/bigevents/sampleconf/desk/"
 SW = PAGE + "sw.js"
@@ -115,22 +117,123 @@ def test_not_there_when_the_plugin_is_off(checkin_client, event):
     assert checkin_client.get(SW).status_code == 404
 
 
+def sw_config(body):
+    return json.loads(re.search(r"const CONFIG = (\{.*?\});", body).group(1))
+
+
+def files_on_disk(*suffixes):
+    return {p.relative_to(STATIC_DIR).as_posix() for p in STATIC_DIR.rglob("*") if p.suffix in suffixes}
+
+
 @pytest.mark.django_db
 def test_service_worker_precaches_every_asset_of_the_page(checkin_client):
     response = checkin_client.get(SW)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/javascript")
     assert response["Cache-Control"] == "no-cache"
-    body = response.content.decode()
-    config = json.loads(re.search(r"const CONFIG = (\{.*?\});", body).group(1))
+    config = sw_config(response.content.decode())
     assert config["page"] == PAGE
-    assert config["cache"].startswith("pretix-desk-")
-    assert set(config["assets"]) == {"/static/pretix_desk/desk/" + name for name in DESK_ASSETS}
-    # nothing the page imports is missing from the list, and every listed file exists
-    on_disk = {str(p.relative_to(STATIC_DIR)) for p in STATIC_DIR.rglob("*") if p.suffix in (".js", ".css")}
-    assert on_disk == set(DESK_ASSETS)
-    for name in DESK_ASSETS:
+    # one cache per desk page and release; "pretix-desk-" is what the page's logout deletes
+    assert re.fullmatch(r"pretix-desk-[0-9a-f]{12}-", config["cache_prefix"])
+    assert re.fullmatch(re.escape(config["cache_prefix"]) + r"[0-9a-f]{16}", config["cache"])
+    assert config["session_timeout"] == 12 * 3600  # pretix's PRETIX_SESSION_TIMEOUT_ABSOLUTE
+    assert config["db"] == {"name": "pretix-desk", "wipe": ["attendees", "meta"]}
+    # the list follows the files: every .js and .css file of the directory, vendor/ too
+    on_disk = files_on_disk(".js", ".css")
+    assert "vendor/jsQR.js" in on_disk and "main.js" in on_disk
+    assert set(desk_asset_names()) == on_disk
+    assert set(config["assets"]) == {"/static/pretix_desk/desk/" + name for name in on_disk}
+    assert config["aliases"] == {}  # no hashed names in development
+    for name in on_disk:
         assert finders.find("pretix_desk/desk/" + name), name
+
+
+@pytest.mark.django_db
+def test_a_new_module_is_picked_up_and_changes_the_cache_name(checkin_client, monkeypatch, tmp_path):
+    """Another module (main.js being split) needs no list to be edited."""
+    import pretix_desk.views.desk as desk_view
+
+    before = sw_config(checkin_client.get(SW).content.decode())
+    for path in STATIC_DIR.rglob("*"):
+        if path.is_file():
+            target = tmp_path / path.relative_to(STATIC_DIR)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    (tmp_path / "added_by_test.js").write_text("export const state = 1;\n")
+    (tmp_path / ".#main.js").write_text("editor lock file\n")
+    monkeypatch.setattr(desk_view, "DESK_STATIC_DIR", tmp_path)
+    monkeypatch.setattr(desk_view, "_desk_assets", None)  # as after a restart
+    after = sw_config(checkin_client.get(SW).content.decode())
+    assert set(after["assets"]) - set(before["assets"]) == {"/static/pretix_desk/desk/added_by_test.js"}
+    assert after["cache"] != before["cache"]
+    html = checkin_client.get(PAGE).content.decode()
+    assert "/static/pretix_desk/desk/added_by_test.js" in import_map(html)["imports"]
+
+
+def import_map(html):
+    match = re.search(r'<script type="importmap">(.*?)</script>', html, re.S)
+    assert match
+    return json.loads(match.group(1))
+
+
+def csp_hash(text):
+    return "'sha256-{}'".format(base64.b64encode(hashlib.sha256(text.encode()).digest()).decode())
+
+
+def script_src(response):
+    policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+    return policy["script-src"].split(" ")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("production", [False, True], ids=["plain", "manifest"])
+def test_import_map_covers_every_module_and_the_csp_allows_it(checkin_client, production, tmp_path):
+    """Every module's plain URL (where "./x.js" resolves) maps to its static() URL, hashed in
+    production; the map comes before the first module script, and the page's
+    Content-Security-Policy allows exactly this inline script by its hash (and no other)."""
+    modules = files_on_disk(".js")
+    if production:
+        manifest = {"version": "1.1", "hash": "x", "paths": {
+            "pretix_desk/desk/" + name: "pretix_desk/desk/{}.{}.{}".format(
+                name.rsplit(".", 1)[0], "abcdef123456", name.rsplit(".", 1)[1]
+            ) for name in modules | {"desk.css"}}}
+        manifest["paths"]["pretixbase/img/favicon.ico"] = "pretixbase/img/favicon.0123456789ab.ico"
+        (tmp_path / "staticfiles.json").write_text(json.dumps(manifest))
+        settings_override = override_settings(
+            STATIC_ROOT=str(tmp_path),
+            STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+                      "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"}},
+        )
+    else:
+        settings_override = override_settings()
+    with settings_override:
+        response = checkin_client.get(PAGE)
+        sw = sw_config(checkin_client.get(SW).content.decode())
+    assert response.status_code == 200
+    html = response.content.decode()
+    imports = import_map(html)["imports"]
+    assert set(imports) == {"/static/pretix_desk/desk/" + name for name in modules}
+    for name in modules:
+        served = imports["/static/pretix_desk/desk/" + name]
+        if production:
+            assert served == "/static/pretix_desk/desk/{}.abcdef123456.js".format(name[:-3])
+        else:
+            assert served == "/static/pretix_desk/desk/" + name
+    # the module script loads main.js by the same URL the map gives it
+    assert '<script type="module" src="{}">'.format(imports["/static/pretix_desk/desk/main.js"]) in html
+    assert html.index('<script type="importmap">') < html.index('<script type="module"')
+    assert html.index('<script type="importmap">') < html.index("</head>")
+    # CSP: the hash of the exact text between the tags, and no 'unsafe-inline'
+    text = re.search(r'<script type="importmap">(.*?)</script>', html, re.S).group(1)
+    sources = script_src(response)
+    assert csp_hash(text) in sources
+    assert "'unsafe-inline'" not in sources
+    assert [s for s in sources if s.startswith("'sha256-")] == [csp_hash(text)]
+    # the service worker precaches exactly what the page requests, and knows the plain names
+    assert set(sw["assets"]) == set(imports.values()) | {re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)}
+    if production:
+        assert sw["aliases"] == {plain: served for plain, served in imports.items()} | {
+            "/static/pretix_desk/desk/desk.css": "/static/pretix_desk/desk/desk.abcdef123456.css"}
 
 
 @pytest.mark.django_db
@@ -140,7 +243,7 @@ def test_modules_import_only_their_siblings():
         for path in STATIC_DIR.glob("*.js")
         for target in re.findall(r'^import .*? from "([^"]+)";', path.read_text(), re.M)
     ]
-    assert ("main.js", "./queue.js") in imports
+    assert ("storage.js", "./queue.js") in imports
     for name, target in imports:
         assert target.startswith("./") and (STATIC_DIR / target[2:]).exists(), (name, target)
 

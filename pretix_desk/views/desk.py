@@ -5,21 +5,42 @@ control panel layout: door staff need the whole screen for the result colour, an
 service worker must be able to cache everything the page loads, which rules out the control
 panel's compressed bundles. All data comes from the desk API; these views only hand the
 page its configuration and its translated strings.
+
+Static files in production. pretix serves static files through ``ManifestStaticFilesStorage``
+(names carry a hash of the content) behind a web server that lets browsers cache ``/static/``
+for a year. The page's ES modules import each other by plain relative names (``./api.js``),
+which would bypass the hashes: the service worker precaches the hashed files only, so an
+offline reload would fail, and after an upgrade a browser could combine a new module with an
+old sibling from its HTTP cache. The page therefore carries an import map, rendered here,
+that maps every module's plain URL (what ``./x.js`` resolves to) to its ``static()`` URL. The
+alternatives are worse: rewriting the imports at ``collectstatic`` time
+(``support_js_module_import_aggregation``) is a global setting of pretix, not of a plugin;
+a build step would make the plugin need Node; and a service worker alone cannot help the
+first load. The import map is allowed by pretix's Content-Security-Policy through the hash
+of its exact text (``script-src 'sha256-…'``), added with pretix's own helper; the service
+worker in addition answers a plain asset URL (e.g. ``vendor/jsQR.js``, which ``camera.js``
+loads as a classic script, outside the import map) from its hashed copy.
 """
 import hashlib
 import hmac
 import json
-from functools import lru_cache
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.encoding import filepath_to_uri
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.generic import TemplateView
+from pretix.base.middleware import add_to_response_csp_via_request, calculate_csp_hash
 from pretix.base.models import CheckinList
 from pretix.base.permissions import AnyPermissionOf
 from pretix.control.permissions import EventPermissionRequiredMixin
@@ -31,40 +52,112 @@ from .desk_strings import desk_strings
 #: Who may open the desk: the same people who may scan through the desk API.
 DESK_PERMISSION = AnyPermissionOf("event.orders:checkin", "event.orders:write")
 
-#: Static files of the page, relative to ``pretix_desk/desk/``. The service worker
-#: pre-caches exactly these, so a reload without network still opens the page.
-DESK_ASSETS = (
-    "desk.css",
-    "main.js",
-    "api.js",
-    "camera.js",
-    "hash.js",
-    "offline.js",
-    "queue.js",
-    "scanner.js",
-    "sound.js",
-    "store.js",
-    "ui.js",
-    "util.js",
-    "vendor/jsQR.js",
-)
+#: The page's static files: every ``.js`` and ``.css`` file below this directory
+#: (``vendor/`` included), found on disk rather than listed by hand.
+DESK_STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "pretix_desk" / "desk"
+DESK_STATIC_PREFIX = "pretix_desk/desk/"
+ASSET_SUFFIXES = (".js", ".css")
+
+#: The page's IndexedDB database and the object stores that hold the downloaded lists
+#: (personal data). The queue of unsent scans lives in the same database and is never
+#: touched by the service worker.
+DESK_DB = "pretix-desk"
+DESK_DB_WIPE_STORES = ("attendees", "meta")
+
+
+def desk_asset_names():
+    """The page's asset files relative to ``pretix_desk/desk/``, sorted. Skips what
+    ``collectstatic`` skips by default (hidden files, editor backups)."""
+    names = []
+    for path in DESK_STATIC_DIR.rglob("*"):
+        rel = path.relative_to(DESK_STATIC_DIR)
+        if not path.is_file() or path.suffix not in ASSET_SUFFIXES:
+            continue
+        if any(part.startswith(".") or part.endswith("~") for part in rel.parts):
+            continue
+        names.append(rel.as_posix())
+    return tuple(sorted(names))
+
+
+def plain_static_url(path):
+    """The URL of a static file without a content hash: where a browser resolves a
+    module's relative import to."""
+    return urljoin(settings.STATIC_URL, filepath_to_uri(path))
+
+
+@dataclass(frozen=True)
+class DeskAssets:
+    names: tuple
+    #: name -> URL the page loads (``static()``: hashed in production)
+    urls: dict
+    #: name -> plain URL (what ``./name`` resolves to relative to a sibling module)
+    plain_urls: dict
+    #: the import map's exact text (JSON, safe inside ``<script>``)
+    import_map: str
+    #: fingerprint of the files and their URLs: the service worker's cache name
+    version: str
+
+    @property
+    def aliases(self):
+        """Plain URL -> served URL, where they differ (hashed names in production)."""
+        return {self.plain_urls[n]: self.urls[n] for n in self.names if self.plain_urls[n] != self.urls[n]}
+
+
+def _script_json(value):
+    # Like django.utils.html.json_script: nothing in it can end the <script> element.
+    return (json.dumps(value, sort_keys=True, separators=(",", ":"))
+            .replace("<", "\\u003C").replace(">", "\\u003E").replace("&", "\\u0026"))
+
+
+def _build_desk_assets():
+    names = desk_asset_names()
+    urls = {name: static(DESK_STATIC_PREFIX + name) for name in names}
+    plain_urls = {name: plain_static_url(DESK_STATIC_PREFIX + name) for name in names}
+    import_map = _script_json({"imports": {plain_urls[n]: urls[n] for n in names if n.endswith(".js")}})
+    # The served URLs change with the content in production (hashes); during development
+    # they do not, so the content counts too.
+    digest = hashlib.sha256(__version__.encode())
+    for name in names:
+        digest.update(b"\0" + name.encode() + b"\0" + urls[name].encode() + b"\0")
+        path = finders.find(DESK_STATIC_PREFIX + name)
+        if path:
+            with open(path, "rb") as f:
+                digest.update(hashlib.sha256(f.read()).digest())
+    return DeskAssets(names=names, urls=urls, plain_urls=plain_urls, import_map=import_map,
+                      version=digest.hexdigest()[:16])
+
+
+_desk_assets = None
+
+
+def desk_assets():
+    """The page's assets, computed once per process (a plugin upgrade restarts pretix after
+    ``collectstatic``), and on every request with ``DEBUG`` on, where files change while
+    the server runs."""
+    global _desk_assets
+    if settings.DEBUG or _desk_assets is None:
+        _desk_assets = _build_desk_assets()
+    return _desk_assets
+
+
+@receiver(setting_changed)
+def _forget_desk_assets(*, setting, **kwargs):
+    # Tests switch static file storages (e.g. to the production storage) at runtime.
+    global _desk_assets
+    if setting in ("STORAGES", "STATIC_ROOT", "STATIC_URL", "STATICFILES_DIRS", "DEBUG"):
+        _desk_assets = None
 
 
 def desk_asset_urls():
-    return [static("pretix_desk/desk/" + name) for name in DESK_ASSETS]
+    """The URLs the page requests: the service worker precaches exactly these."""
+    assets = desk_assets()
+    return [assets.urls[name] for name in assets.names]
 
 
-@lru_cache(maxsize=1)
 def desk_assets_version():
     """A fingerprint of the page's static files, so that a new release of the plugin
     changes the service worker script and browsers replace their cached copies."""
-    digest = hashlib.sha256(__version__.encode())
-    for name in DESK_ASSETS:
-        path = finders.find("pretix_desk/desk/" + name)
-        if path:
-            with open(path, "rb") as f:
-                digest.update(f.read())
-    return digest.hexdigest()[:16]
+    return desk_assets().version
 
 
 def desk_owner_tag(request):
@@ -127,7 +220,12 @@ class DeskView(DeskMixin, TemplateView):
             "owner": desk_owner_tag(self.request),
         }
         ctx["desk_strings"] = desk_strings()
-        ctx["assets"] = {"css": static("pretix_desk/desk/desk.css"), "js": static("pretix_desk/desk/main.js")}
+        assets = desk_assets()
+        ctx["assets"] = {"css": assets.urls["desk.css"], "js": assets.urls["main.js"]}
+        # Rendered verbatim between <script type="importmap"> and </script>: the CSP hash
+        # covers exactly this text. pretix's SecurityMiddleware merges it into its policy.
+        ctx["import_map"] = mark_safe(assets.import_map)
+        add_to_response_csp_via_request(self.request, {"script-src": [calculate_csp_hash(assets.import_map)]})
         return ctx
 
 
@@ -140,12 +238,23 @@ class ServiceWorkerView(DeskMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        # JSON is a valid JavaScript literal; the values are our own URLs.
-        ctx["sw_config"] = mark_safe(json.dumps({
-            "cache": "pretix-desk-{}".format(desk_assets_version()),
-            "page": self.desk_urls()["page"],
+        assets = desk_assets()
+        page = self.desk_urls()["page"]
+        # One cache per desk page (service worker scope), named after the assets' content:
+        # a new release installs into a new cache and the old one is deleted on activation.
+        # "pretix-desk-" starts every name: the page's logout deletes caches by that prefix.
+        cache_prefix = "pretix-desk-{}-".format(hashlib.sha256(page.encode()).hexdigest()[:12])
+        # JSON is a valid JavaScript literal; the values are our own URLs and settings.
+        ctx["sw_config"] = mark_safe(_script_json({
+            "cache": cache_prefix + assets.version,
+            "cache_prefix": cache_prefix,
+            "page": page,
             "assets": desk_asset_urls(),
-            "asset_dir": settings.STATIC_URL + "pretix_desk/desk/",
+            "aliases": assets.aliases,
+            "asset_dir": plain_static_url(DESK_STATIC_PREFIX),
+            # A cached page opens offline only while the login that cached it could be valid.
+            "session_timeout": settings.PRETIX_SESSION_TIMEOUT_ABSOLUTE,
+            "db": {"name": DESK_DB, "wipe": list(DESK_DB_WIPE_STORES)},
         }))
         return ctx
 
