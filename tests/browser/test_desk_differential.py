@@ -1,0 +1,62 @@
+"""The offline half of the differential test: every ticket state of ``tests.matrix``,
+answered by the desk page's own offline logic (``offline.js``, in Chromium) from the list as
+the server's preload ships it, against what the server answers online for an identical
+ticket. Offline must give the same answer, or an explicit "cannot verify offline"; and it
+must verify exactly the cases the matrix says a downloaded list can settle, so that a desk
+that gave up on everything would fail too."""
+import hashlib
+import json
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from tests.matrix import CANNOT_VERIFY, build_matrix
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BASE = "/static/pretix_desk/desk/"
+
+
+def desk(clist, name):
+    return reverse(f"api-v1:desk-{name}", kwargs={
+        "organizer": clist.event.organizer.slug, "event": clist.event.slug, "list": clist.pk,
+    })
+
+
+def online_answer(client, case, code):
+    r = client.post(desk(case.checkin_list, "scan"), {"access_code": code, "type": case.type,
+                                                      "nonce": uuid.uuid4().hex}, format="json")
+    return r.data["status"] if r.data["status"] == "ok" else r.data["reason"]
+
+
+def test_offline_answers_equal_online_answers(token_client, event, ticket, tshirt, context, live_server):
+    matrix = build_matrix(event, ticket, tshirt, copies=2)
+    preloads = {}
+    for case in matrix.cases:
+        cl = case.checkin_list
+        if cl.pk not in preloads:
+            r = token_client.get(desk(cl, "preload"))
+            preloads[cl.pk] = json.loads(b"".join(r.streaming_content))
+    questions = []
+    for case in matrix.cases:
+        data = preloads[case.checkin_list.pk]
+        code_hash = hashlib.sha256((data["salt"] + case.codes[0]).encode()).hexdigest()
+        record = next((r for r in data["attendees"] if r["code_hash"] == code_hash), None)
+        questions.append({"record": record, "type": case.type, "entries": data["entries"]})
+
+    page = context.new_page()
+    page.goto(BASE + "desk.css")
+    offline = page.evaluate("""async (questions) => {
+        const offline = await import(%r);
+        return questions.map((q) => offline.answerScanOffline({...q, queued: [], now: new Date()}));
+    }""" % (BASE + "offline.js"), questions)
+
+    mismatches = {}
+    for case, answer in zip(matrix.cases, offline):
+        online = online_answer(token_client, case, case.codes[1])
+        got = CANNOT_VERIFY if answer["status"] == "unverified" else (
+            "ok" if answer["status"] == "ok" else answer["reason"])
+        if online != case.online or got != case.offline:
+            mismatches[case.name] = {"online": online, "offline": got, "expected": (case.online, case.offline)}
+    assert not mismatches, json.dumps(mismatches, indent=1)
