@@ -1,6 +1,8 @@
 """Finding order positions for a check-in list: by access code, for the offline copy, with the
 check-in and redemption state the desk shows annotated in the same query."""
-from django.db.models import F, OuterRef, Prefetch, Q, Subquery
+from django.db.models import (
+    Exists, F, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects,
+)
 from pretix.base.models import Checkin, Order, OrderPosition, RevokedTicketSecret
 
 from pretix_desk.models import Redemption
@@ -52,15 +54,29 @@ def redeemed_at_subquery(ref="pk"):
     )
 
 
-def with_shown_answers(qs):
-    """Answers to questions marked "show during check-in", as ``shown_answer_list``."""
-    return qs.prefetch_related(Prefetch("answers", queryset=shown_answers_queryset(), to_attr="shown_answer_list"))
-
-
 def with_desk_state(qs, *, checkin_list):
-    return with_shown_answers(qs.select_related("order", "item", "variation", "subevent").annotate(
+    """Positions with what the desk shows: check-in state on the list, and whether there are
+    add-ons or answers to show at all, so that most scans need no query for either."""
+    return qs.select_related("order", "item", "variation", "subevent").annotate(
         last_entry_at=last_entry_subquery(checkin_list=checkin_list),
-    ))
+        has_addons=Exists(OrderPosition.objects.filter(addon_to_id=OuterRef("pk"))),
+        has_shown_answers=Exists(shown_answers_queryset().filter(orderposition_id=OuterRef("pk"))),
+    )
+
+
+def desk_positions(qs):
+    """Evaluate a ``with_desk_state`` queryset and load the answers shown at check-in
+    (``shown_answer_list``), with one query for all positions that have any."""
+    positions = list(qs)
+    wanted = [op for op in positions if op.has_shown_answers]
+    for op in positions:
+        if not op.has_shown_answers:
+            op.shown_answer_list = []  # (set on the others, prefetch would skip them)
+    if wanted:
+        prefetch_related_objects(wanted, Prefetch(
+            "answers", queryset=shown_answers_queryset(), to_attr="shown_answer_list",
+        ))
+    return positions
 
 
 def find_candidates(*, checkin_list, access_code=None, position_id=None):
@@ -80,7 +96,7 @@ def find_candidates(*, checkin_list, access_code=None, position_id=None):
     qs = OrderPosition.objects.filter(q, order__event_id=checkin_list.event_id)
     if checkin_list.subevent_id:
         qs = qs.filter(subevent_id=checkin_list.subevent_id)
-    candidates = list(
+    candidates = desk_positions(
         with_desk_state(qs, checkin_list=checkin_list)
         .order_by(F("addon_to").asc(nulls_first=True), "pk")
     )
@@ -92,7 +108,7 @@ def find_candidates(*, checkin_list, access_code=None, position_id=None):
 
 def load_position(pk, *, checkin_list):
     """One position by id with the desk's state, canceled ones included."""
-    position = with_desk_state(OrderPosition.all.filter(pk=pk), checkin_list=checkin_list).get()
+    (position,) = desk_positions(with_desk_state(OrderPosition.all.filter(pk=pk), checkin_list=checkin_list))
     position.order.event = checkin_list.event
     return position
 
@@ -149,6 +165,8 @@ def _next_or_last_valid(candidates, *, when):
 
 def line_items_of(*, position):
     """The attendee's add-on and bundled positions, with their redemption time."""
+    if not getattr(position, "has_addons", True):
+        return []
     return list(
         OrderPosition.objects.filter(addon_to_id=position.pk)
         .select_related("item", "variation")

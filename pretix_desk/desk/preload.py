@@ -22,8 +22,8 @@ from .positions import (
     last_checkin_type_subquery, last_entry_subquery, list_product_ids, population_q,
     redeemed_at_subquery,
 )
-from .sync import list_fingerprint, make_sync_token, preload_etag, read_sync_token
 from .questions import checkin_questions, question_data
+from .sync import list_fingerprint, make_sync_token, preload_etag, read_sync_token
 from .verdict import ListFacts, handout_refusal, scan_steps
 
 CHUNK_SIZE = 500

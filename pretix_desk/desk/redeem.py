@@ -11,7 +11,7 @@ from pretix.base.models import Device, OrderPosition
 from pretix_desk.models import Redemption
 
 from .outcomes import RedeemOutcome
-from .positions import redeemed_at_subquery, with_desk_state
+from .positions import desk_positions, redeemed_at_subquery, with_desk_state
 from .verdict import handout_refusal
 
 ALREADY_REDEEMED = "already_redeemed"
@@ -95,12 +95,13 @@ def annul(*, checkin_list, access_code, line_item_id, user=None, auth=None) -> R
 
 
 def _attendee_and_line_item(*, checkin_list, access_code, line_item_id):
-    position = with_desk_state(
+    found = desk_positions(with_desk_state(
         OrderPosition.all.filter(secret=access_code, order__event_id=checkin_list.event_id),
         checkin_list=checkin_list,
-    ).first()
-    if position is None:
+    )[:1])
+    if not found:
         return RedeemOutcome(status="invalid", reason="invalid")
+    position = found[0]
     position.order.event = checkin_list.event
     line_item = (
         OrderPosition.objects.filter(pk=line_item_id, addon_to_id=position.pk)

@@ -2,7 +2,7 @@
 from django.db.models import Q
 from pretix.base.models import OrderPosition
 
-from .positions import list_product_ids, with_desk_state
+from .positions import desk_positions, list_product_ids, with_desk_state
 
 MIN_QUERY_LENGTH = 3
 MAX_RESULTS = 50
@@ -23,7 +23,7 @@ def search(*, checkin_list, query):
         qs = qs.filter(item_id__in=product_ids)
     if checkin_list.subevent_id:
         qs = qs.filter(subevent_id=checkin_list.subevent_id)
-    return list(
+    return desk_positions(
         with_desk_state(qs, checkin_list=checkin_list)
         .order_by("attendee_name_cached", "order__code", "positionid")[:MAX_RESULTS]
     )
