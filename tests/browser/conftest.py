@@ -41,6 +41,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("browserdb") / "test.sqlite3")
+        # The page's parallel requests write from several threads; SQLite lets a writer
+        # wait for the lock this long instead of failing at once ("database is locked").
+        db.setdefault("OPTIONS", {})["timeout"] = 30
 
 
 def launch_chromium(playwright, *extra_args):

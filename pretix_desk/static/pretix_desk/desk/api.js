@@ -1,7 +1,8 @@
 /* Client of the desk API (see docs: scan, lookup, redeem, preload, search under
  * /api/v1/organizers/{o}/events/{e}/checkinlists/{list}/desk/). It tells apart
  * "the server answered" (a Response with a status, even 4xx) from "the server could not be
- * reached" (NetworkError): only the second makes the desk answer offline. */
+ * reached" (NetworkError): only the second makes the desk answer offline. Each outcome is
+ * reported (reporter.answered / reporter.failed), so connectivity follows every request. */
 
 export class NetworkError extends Error {
     constructor(kind, message) {
@@ -12,19 +13,40 @@ export class NetworkError extends Error {
     }
 }
 
+/** 401 or 403: the login expired or lacks the permission; not the request's fault. */
+export function isAuthProblem(status) {
+    return status === 401 || status === 403;
+}
+
 export const TIMEOUTS = {scan: 5000, redeem: 5000, lookup: 5000, search: 8000, preload: 120000};
 
 export class DeskApi {
     /** csrfToken: a string, or a function returning the current one (a page restored by the
      * service worker may hold a token from an earlier login; the cookie has the live one). */
-    constructor({base, csrfToken, fetchImpl, isOnline} = {}) {
+    constructor({base, csrfToken, fetchImpl, isOnline, reporter} = {}) {
         this.base = base;
         this.csrfToken = csrfToken;
         this.fetchImpl = fetchImpl || ((...args) => globalThis.fetch(...args));
         this.isOnline = isOnline || (() => (typeof navigator === "undefined" ? true : navigator.onLine !== false));
+        /** {mark(), answered(mark), failed(error)}: connectivity.js */
+        this.reporter = reporter || {answered() {}, failed() {}};
     }
 
-    async request(method, path, {body, timeout = 5000, headers = {}} = {}) {
+    async request(method, path, options = {}) {
+        const mark = this.reporter.mark ? this.reporter.mark() : undefined;
+        try {
+            const result = await this.send(method, path, options);
+            this.reporter.answered(mark);
+            return result;
+        } catch (e) {
+            if (e instanceof NetworkError) {
+                this.reporter.failed(e);
+            }
+            throw e;
+        }
+    }
+
+    async send(method, path, {body, timeout = 5000, headers = {}} = {}) {
         if (!this.isOnline()) {
             throw new NetworkError("offline");
         }
@@ -46,8 +68,14 @@ export class DeskApi {
             init.headers["X-CSRFToken"] = csrf;
         }
         let response;
+        let text = "";
         try {
             response = await this.fetchImpl(this.base + path, init);
+            if (response.status < 500 && response.status !== 304 && response.status !== 204) {
+                // The body is part of the answer: a connection that drops while it streams
+                // (a long preload) is a network failure, not an answer.
+                text = await response.text();
+            }
         } catch (e) {
             throw new NetworkError(controller.signal.aborted ? "timeout" : "network", String(e));
         } finally {
@@ -57,11 +85,14 @@ export class DeskApi {
             throw new NetworkError("server", "HTTP " + response.status);
         }
         let data = null;
-        if (response.status !== 304 && response.status !== 204) {
+        if (text) {
             try {
-                data = await response.json();
+                data = JSON.parse(text);
             } catch (e) {
-                data = null;
+                if (response.ok) {
+                    // A cut-off document (or a captive portal's page) is not the server's answer.
+                    throw new NetworkError("network", "incomplete answer");
+                }
             }
         }
         return {status: response.status, data, headers: response.headers};
@@ -81,6 +112,12 @@ export class DeskApi {
 
     search(q) {
         return this.request("GET", "search/?q=" + encodeURIComponent(q), {timeout: TIMEOUTS.search});
+    }
+
+    /** A request the server answers at once without recording anything (a search without
+     * a query is refused with 400): is the server reachable? */
+    probe() {
+        return this.request("GET", "search/?q=", {timeout: TIMEOUTS.lookup});
     }
 
     preload({since, etag} = {}) {

@@ -123,3 +123,30 @@ export class Camera {
         this.video.srcObject = null;
     }
 }
+
+/** The page's Camera button: starts and stops the camera and tells what went wrong.
+ * Returns the click handler. */
+export function cameraButton({button, box, video, T, onCode, onError}) {
+    let camera = null;
+    return async () => {
+        if (camera && camera.running) {
+            camera.stop();
+            box.hidden = true;
+            button.setAttribute("aria-pressed", "false");
+            button.textContent = T.camera_start;
+            return;
+        }
+        camera = camera || new Camera(video, onCode);
+        box.hidden = false;
+        try {
+            await camera.start();
+            button.setAttribute("aria-pressed", "true");
+            button.textContent = T.camera_stop;
+            document.body.dataset.camera = "on";
+        } catch (e) {
+            box.hidden = true;
+            camera.stop();
+            onError(T.camera_unavailable);
+        }
+    };
+}

@@ -39,12 +39,20 @@ export class BurstDetector {
     }
 }
 
+/** Where typed characters belong to the focused element: text fields only. A focused select,
+ * checkbox or button would swallow a scan (or a select would switch the list by type-ahead),
+ * so their keys go to the code input. */
+const TEXT_INPUTS = new Set(["text", "search", "email", "number", "password", "tel", "url"]);
+
 function isEditable(target) {
     if (!target || !target.tagName) {
         return false;
     }
     const tag = target.tagName.toLowerCase();
-    return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+    if (tag === "input") {
+        return TEXT_INPUTS.has((target.type || "text").toLowerCase());
+    }
+    return tag === "textarea" || !!target.isContentEditable;
 }
 
 /**
@@ -112,6 +120,26 @@ export function attachScanner(input, onSubmit, {idle = BURST_IDLE} = {}) {
             submit(true);
         }
     });
+
+    // After any control was used (a button, a checkbox, a list picked in the drop-down), the
+    // next scan must reach the input: focus goes back to it.
+    const refocus = () => setTimeout(() => {
+        if (!isEditable(document.activeElement)) {
+            input.focus({preventScroll: true});
+        }
+    }, 0);
+    document.addEventListener("click", (e) => {
+        // Not on a select: that click opens it. Its "change" brings the focus back.
+        if (e.target.closest && !e.target.closest("select")) {
+            refocus();
+        }
+    });
+    document.addEventListener("change", (e) => {
+        if (e.target !== input) {
+            refocus();
+        }
+    });
+    window.addEventListener("focus", refocus);
 
     return {
         focus() {

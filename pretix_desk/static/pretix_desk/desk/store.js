@@ -1,8 +1,18 @@
-/* The desk's offline store in IndexedDB: the preloaded attendees of each list, the sync state
- * of each list and the queue of scans and redemptions waiting for upload. Everything
- * survives a reload, so nothing scanned offline is lost. */
+/* The desk's offline store in IndexedDB "pretix-desk":
+ *
+ *   attendees  the downloaded records of each list, keyed by [list, code_hash], at most one
+ *              per [list, owner] (a regenerated ticket secret replaces the old record)
+ *   meta       each list's sync state and the preload head's settings, keyed by list; plus
+ *              the record OWNER_KEY: whose login downloaded them
+ *   queue      scans and hand-outs waiting for upload
+ *
+ * The service worker clears "attendees" and "meta" (whole) when the session has ended; the
+ * queue is another store so that nothing scanned is lost with them. */
 
-const DB_VERSION = 1;
+export const DB_NAME = "pretix-desk";
+export const DB_VERSION = 2;
+export const DOWNLOADS = ["attendees", "meta"];
+export const OWNER_KEY = "owner";
 
 function promisify(request) {
     return new Promise((resolve, reject) => {
@@ -23,24 +33,78 @@ function listRange(list) {
     return IDBKeyRange.bound([list, ""], [list, "\uffff"]);
 }
 
+function upgrade(db, oldVersion) {
+    if (oldVersion < 1) {
+        const queue = db.createObjectStore("queue", {keyPath: "seq", autoIncrement: true});
+        queue.createIndex("nonce", "nonce", {unique: true});
+    }
+    if (oldVersion < 2) {
+        // Version 1 kept records without owner or offline steps: applying those would admit
+        // what the server refuses. Download everything again; the queue stays.
+        for (const name of DOWNLOADS) {
+            if (db.objectStoreNames.contains(name)) {
+                db.deleteObjectStore(name);
+            }
+        }
+        const attendees = db.createObjectStore("attendees", {keyPath: ["list", "code_hash"]});
+        attendees.createIndex("owner", ["list", "owner"]);
+        db.createObjectStore("meta", {keyPath: "list"});
+    }
+}
+
+/** Store one record, and drop any other record of the same owner on that list. Runs inside
+ * the caller's transaction; requests run in order, so the lookup sees the state before. */
+function putReplacingOwner(attendees, list, record) {
+    if (record.owner !== undefined && record.owner !== null) {
+        const keys = attendees.index("owner").getAllKeys(IDBKeyRange.only([list, record.owner]));
+        keys.onsuccess = () => {
+            for (const key of keys.result) {
+                if (key[1] !== record.code_hash) {
+                    attendees.delete(key);
+                }
+            }
+        };
+    }
+    attendees.put({...record, list});
+}
+
 export class DeskStore {
     constructor(db) {
         this.db = db;
+        this.closed = false;
     }
 
-    static async open(name = "pretix-desk") {
-        const request = indexedDB.open(name, DB_VERSION);
-        request.onupgradeneeded = () => {
-            const db = request.result;
-            db.createObjectStore("attendees", {keyPath: ["list", "code_hash"]});
-            db.createObjectStore("meta", {keyPath: "list"});
-            const queue = db.createObjectStore("queue", {keyPath: "seq", autoIncrement: true});
-            queue.createIndex("nonce", "nonce", {unique: true});
-        };
-        return new DeskStore(await promisify(request));
+    /**
+     * @param onBlocked        another tab holds an older version open: the upgrade waits
+     * @param onVersionChange  another tab upgrades or deletes the database: this connection
+     *                         is closed first (event.newVersion is null for a deletion)
+     * Rejects where IndexedDB is missing or refused (some private windows).
+     */
+    static open({name = DB_NAME, onBlocked = () => {}, onVersionChange = () => {}} = {}) {
+        return new Promise((resolve, reject) => {
+            let request;
+            try {
+                request = globalThis.indexedDB.open(name, DB_VERSION);
+            } catch (e) {
+                reject(e);
+                return;
+            }
+            request.onupgradeneeded = (e) => upgrade(request.result, e.oldVersion);
+            request.onblocked = () => onBlocked();
+            request.onerror = () => reject(request.error || new Error("IndexedDB refused"));
+            request.onsuccess = () => {
+                const store = new DeskStore(request.result);
+                store.db.onversionchange = (e) => {
+                    store.close();
+                    onVersionChange(e);
+                };
+                resolve(store);
+            };
+        });
     }
 
     close() {
+        this.closed = true;
         this.db.close();
     }
 
@@ -55,27 +119,43 @@ export class DeskStore {
         await done(tx);
     }
 
+    async getOwner() {
+        const meta = await this.getMeta(OWNER_KEY);
+        return meta ? meta.owner : null;
+    }
+
+    /** Delete every downloaded list (attendees and meta), keep the queue; record the owner. */
+    async clearDownloads({owner = null} = {}) {
+        const tx = this.db.transaction(DOWNLOADS, "readwrite");
+        tx.objectStore("attendees").clear();
+        tx.objectStore("meta").clear();
+        if (owner) {
+            tx.objectStore("meta").put({list: OWNER_KEY, owner});
+        }
+        await done(tx);
+    }
+
     /** Replace a list's attendees and sync state at once: a reader never sees half a list. */
     async replaceList(list, records, meta) {
-        const tx = this.db.transaction(["attendees", "meta"], "readwrite");
+        const tx = this.db.transaction(DOWNLOADS, "readwrite");
         const attendees = tx.objectStore("attendees");
         attendees.delete(listRange(list));
         for (const record of records) {
-            attendees.put({...record, list});
+            putReplacingOwner(attendees, list, record);
         }
         tx.objectStore("meta").put({...meta, list});
         await done(tx);
     }
 
-    /** Apply an incremental sync: changed records replace old ones, removed hashes go. */
+    /** Apply an incremental sync: removed hashes go, each record replaces its owner's old one. */
     async mergeList(list, records, removed, meta) {
-        const tx = this.db.transaction(["attendees", "meta"], "readwrite");
+        const tx = this.db.transaction(DOWNLOADS, "readwrite");
         const attendees = tx.objectStore("attendees");
         for (const hash of removed || []) {
             attendees.delete([list, hash]);
         }
         for (const record of records) {
-            attendees.put({...record, list});
+            putReplacingOwner(attendees, list, record);
         }
         tx.objectStore("meta").put({...meta, list});
         await done(tx);
@@ -86,15 +166,15 @@ export class DeskStore {
         return (await promisify(tx.objectStore("attendees").get([list, codeHash]))) || null;
     }
 
-    async putAttendee(record) {
-        const tx = this.db.transaction("attendees", "readwrite");
-        tx.objectStore("attendees").put(record);
-        await done(tx);
+    async getByOwner(list, owner) {
+        const tx = this.db.transaction("attendees");
+        const found = await promisify(tx.objectStore("attendees").index("owner").getAll(IDBKeyRange.only([list, owner])));
+        return found[0] || null;
     }
 
-    async deleteAttendee(list, codeHash) {
+    async putAttendee(record) {
         const tx = this.db.transaction("attendees", "readwrite");
-        tx.objectStore("attendees").delete([list, codeHash]);
+        putReplacingOwner(tx.objectStore("attendees"), record.list, record);
         await done(tx);
     }
 
@@ -144,7 +224,7 @@ export class DeskStore {
         await done(tx);
     }
 
-    /** All queued items, oldest first. */
+    /** All queued items of every event, oldest first. */
     async queueAll() {
         const tx = this.db.transaction("queue");
         return promisify(tx.objectStore("queue").getAll());

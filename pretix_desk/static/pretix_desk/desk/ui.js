@@ -1,12 +1,9 @@
-/* Rendering of the desk: the big result panel, the attendee card, search results, the list
- * of uploads the server refused, and the counters. Only textContent is used for data. */
+/* The view: the header's connectivity badge, the big result panel, the note line, the
+ * banner for lasting problems, and the counters. It only renders what it is given; it keeps
+ * no state of the desk. Only textContent is used for data. The attendee card, search results
+ * and the list of parked uploads are in cards.js. */
 
 import {el, fmt, formatTime} from "./util.js";
-
-/** replaceChildren would turn a null into the text "null". */
-function fill(node, ...children) {
-    node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
-}
 
 export function localized(value, locale) {
     if (value === null || value === undefined) {
@@ -42,27 +39,74 @@ export class DeskUI {
         return label;
     }
 
-    reasonText(reason, {checkedInAt = null, offline = false} = {}) {
+    reasonText(reason, {checkedInAt = null} = {}) {
         const T = this.T;
         if (reason === "already_redeemed" && checkedInAt) {
             return fmt(T.reason_already_redeemed_at, {time: this.time(checkedInAt)});
         }
-        if (reason === "invalid" && offline) {
-            return T.reason_invalid_offline;
-        }
         return T["reason_" + reason] || T.reason_other;
     }
 
-    /** state: idle | working | ok | warn | error */
-    showResult(state, {title = "", reason = "", name = "", product = "", attention = false} = {}) {
+    /** Why only the server can decide: "not_downloaded", "rules", "exchange", ... */
+    unverifiedText(reason) {
+        return this.T["unverified_" + reason] || this.T.unverified_server;
+    }
+
+    /** state: idle | working | ok | warn | error | unverified. A new answer replaces the
+     * note too: nothing said about the previous scan stays under it. */
+    showResult(state, {title = "", reason = "", name = "", product = "", attention = false, offline = false} = {}) {
         const box = this.$("desk-result");
         box.className = "desk-result desk-result--" + state;
         box.dataset.state = state;
+        box.dataset.offline = offline ? "1" : "0";
         this.$("desk-result-title").textContent = title;
         this.$("desk-result-reason").textContent = reason;
         this.$("desk-result-name").textContent = name || "";
         this.$("desk-result-product").textContent = product || "";
         this.$("desk-result-attention").hidden = !attention;
+        this.$("desk-result-actions").replaceChildren();
+        this.note("");
+    }
+
+    /** A button under a refusal that staff may override ("Check in anyway"). */
+    offerOverride(label, onClick) {
+        this.$("desk-result-actions").replaceChildren(el("button", {
+            type: "button", class: "desk-btn desk-override", onclick: onClick,
+        }, label));
+    }
+
+    /** The panel for a scan's answer. data: {status: ok|error|unverified, reason, ...}. */
+    showScanAnswer(data, {offline = false, direction = "entry"} = {}) {
+        const T = this.T;
+        const attendee = data.attendee || null;
+        const common = {
+            name: attendee ? attendee.name : "",
+            product: this.productLabel(attendee),
+            attention: !!(attendee && attendee.require_attention),
+            offline,
+        };
+        if (data.status === "ok") {
+            const type = (data.checkin && data.checkin.type) || direction;
+            const title = offline ? T.ok_offline : (type === "exit" ? T.ok_exit : T.ok_entry);
+            this.showResult("ok", {...common, title});
+            return common.attention ? "warn" : "ok";
+        }
+        if (data.status === "unverified") {
+            this.showResult("unverified", {...common, title: T.cannot_verify, reason: this.unverifiedText(data.reason)});
+            return "error";
+        }
+        if (data.status === "no_connection") {
+            this.showResult("error", {...common, title: T.no_connection, reason: T.no_connection_hint});
+            return "error";
+        }
+        const reason = data.reason || "error";
+        let title = this.reasonText(reason, {checkedInAt: attendee && attendee.checked_in_at});
+        if (data.reason_explanation) {
+            title += ": " + data.reason_explanation;
+        }
+        const state = reason === "already_redeemed" ? "warn" : "error";
+        this.showResult(state, {...common, title, reason: offline ? T.answered_offline : ""});
+        return state;
     }
 
     note(text) {
@@ -74,14 +118,43 @@ export class DeskUI {
         }
     }
 
-    setOnline(online) {
-        const net = this.$("desk-net");
-        net.className = "desk-net " + (online ? "desk-net--online" : "desk-net--offline");
-        net.textContent = online ? this.T.online : this.T.offline;
-        document.body.classList.toggle("desk--offline", !online);
+    /** A lasting message above everything (storage blocked, another tab upgraded, logout
+     * questions). actions: [{label, onClick, primary}] */
+    banner(text, actions = []) {
+        const box = this.$("desk-banner");
+        if (!text) {
+            box.hidden = true;
+            box.replaceChildren();
+            return;
+        }
+        box.replaceChildren(
+            el("span", {class: "desk-banner-text", text}),
+            ...actions.map((a) => el("button", {
+                type: "button", class: "desk-btn desk-btn--small" + (a.primary ? " desk-btn--primary" : ""),
+                onclick: a.onClick,
+            }, a.label)),
+        );
+        box.hidden = false;
     }
 
-    setCounters({checkedIn, total, queued, lastSync, syncing}) {
+    /** The header badge: what connectivity says, nothing else. */
+    setConnectivity(state, {capable = true} = {}) {
+        const T = this.T;
+        const net = this.$("desk-net");
+        const text = {
+            online: T.online,
+            syncing: T.online_syncing,
+            unavailable: T.offline_unavailable,
+            offline: capable ? T.offline : T.offline_no_store,
+        }[state];
+        net.className = "desk-net desk-net--" + state + (capable ? "" : " desk-net--nostore");
+        net.dataset.state = state;
+        net.textContent = text;
+        document.body.classList.toggle("desk--offline", state === "offline");
+        document.body.dataset.connectivity = state;
+    }
+
+    setCounters({checkedIn, total, queued, lastSync}) {
         if (checkedIn !== undefined) {
             this.$("desk-count-in").textContent = checkedIn === null ? "–" : String(checkedIn);
         }
@@ -91,121 +164,24 @@ export class DeskUI {
         if (queued !== undefined) {
             this.$("desk-count-queue").textContent = String(queued);
             this.$("desk-count-queue").classList.toggle("desk-count--pending", queued > 0);
+            document.body.dataset.queued = String(queued);
         }
         if (lastSync !== undefined) {
-            this.$("desk-last-sync").textContent = syncing ? this.T.syncing : (lastSync ? this.time(lastSync) : this.T.never);
-        }
-    }
-
-    hideCard() {
-        this.$("desk-card").hidden = true;
-        this.$("desk-card").replaceChildren();
-    }
-
-    /**
-     * @param attendee, lineItems  as the desk API sends them
-     * @param onHandOut  function(lineItem) or null when hand-out is impossible
-     */
-    showCard({attendee, lineItems = [], onHandOut = null, offline = false}) {
-        const T = this.T;
-        const card = this.$("desk-card");
-        const redeemable = (lineItems || []).filter((li) => li.redeemable);
-        const status = attendee.checked_in
-            ? fmt(T.checked_in_at, {time: this.time(attendee.checked_in_at)})
-            : T.not_checked_in;
-        const rows = redeemable.map((li) => {
-            let action;
-            if (li.redeemed) {
-                action = el("span", {class: "desk-handed", text: li.redeemed_at ? fmt(T.handed_out_at, {time: this.time(li.redeemed_at)}) : T.handed_out});
-            } else if (onHandOut) {
-                action = el("button", {
-                    type: "button", class: "desk-btn desk-btn--primary desk-handout",
-                    "data-line-item": String(li.line_item_id),
-                    onclick: () => onHandOut(li),
-                }, T.hand_out);
+            this.$("desk-last-sync").textContent = lastSync ? this.time(lastSync) : this.T.never;
+            if (lastSync) {
+                document.body.dataset.lastSync = lastSync;
             } else {
-                action = el("span", {class: "desk-muted", text: T.not_redeemable});
+                delete document.body.dataset.lastSync;
             }
-            const product = localized(li.product && li.product.name, this.locale)
-                + (li.variation ? " – " + localized(li.variation.name || li.variation.value, this.locale) : "");
-            return el("li", {class: "desk-addon" + (li.redeemed ? " desk-addon--done" : ""), "data-line-item": String(li.line_item_id)},
-                el("span", {class: "desk-addon-name", text: product}), action);
-        });
-        fill(card,
-            el("div", {class: "desk-card-head"},
-                el("h2", {class: "desk-card-name", text: attendee.name || "—"}),
-                attendee.require_attention ? el("span", {class: "desk-badge desk-badge--attention", text: T.attention}) : null,
-            ),
-            el("dl", {class: "desk-card-facts"},
-                el("dt", {text: T.product}), el("dd", {text: this.productLabel(attendee)}),
-                el("dt", {text: T.order}), el("dd", {text: attendee.order || ""}),
-                attendee.email ? [el("dt", {text: T.email}), el("dd", {text: attendee.email})] : null,
-            ),
-            el("p", {class: "desk-card-status", text: status}),
-            redeemable.length ? el("h3", {text: T.addons}) : null,
-            redeemable.length ? el("ul", {class: "desk-addons"}, rows) : null,
-        );
-        card.dataset.offline = offline ? "1" : "0";
-        card.hidden = false;
-    }
-
-    /** hits: [{attendee, access_code|null}]; onCheckIn(hit) */
-    showResults(hits, {onCheckIn, offline = false, message = ""} = {}) {
-        const T = this.T;
-        const box = this.$("desk-results");
-        const items = hits.map((hit) => {
-            const a = hit.attendee || {};
-            return el("li", {class: "desk-hit"},
-                el("div", {class: "desk-hit-main"},
-                    el("strong", {text: a.name || "—"}),
-                    el("span", {class: "desk-muted", text: [this.productLabel(a), a.order, a.email].filter(Boolean).join(" · ")}),
-                    el("span", {class: a.checked_in ? "desk-hit-in" : "desk-muted",
-                        text: a.checked_in ? fmt(T.checked_in_at, {time: this.time(a.checked_in_at)}) : T.not_checked_in}),
-                ),
-                hit.access_code ? el("button", {
-                    type: "button", class: "desk-btn desk-btn--primary desk-hit-checkin",
-                    onclick: () => onCheckIn(hit),
-                }, T.checkin_click) : null,
-            );
-        });
-        fill(box,
-            el("div", {class: "desk-results-head"},
-                el("h2", {text: T.search_results}),
-                el("button", {type: "button", class: "desk-btn desk-btn--small", onclick: () => this.hideResults()}, T.close),
-            ),
-            offline ? el("p", {class: "desk-muted", text: T.search_offline}) : null,
-            message ? el("p", {class: "desk-muted", text: message}) : null,
-            hits.length ? el("ul", {class: "desk-hits"}, items) : el("p", {text: T.search_none}),
-        );
-        box.hidden = false;
-    }
-
-    hideResults() {
-        this.$("desk-results").hidden = true;
-        this.$("desk-results").replaceChildren();
-    }
-
-    showRefused(items, onDismiss) {
-        const T = this.T;
-        const box = this.$("desk-refused");
-        if (!items.length) {
-            box.hidden = true;
-            box.replaceChildren();
-            return;
         }
-        fill(box,
-            el("h2", {text: T.refused_title}),
-            el("p", {text: T.refused_hint}),
-            el("ul", {}, items.map((item) => el("li", {class: "desk-refused-item"},
-                el("span", {text: [
-                    this.time(item.created),
-                    item.label && item.label.name,
-                    item.label && item.label.product,
-                    this.reasonText(item.reason),
-                ].filter(Boolean).join(" · ")}),
-                el("button", {type: "button", class: "desk-btn desk-btn--small", onclick: () => onDismiss(item)}, T.dismiss),
-            ))),
-        );
-        box.hidden = false;
+    }
+
+    setDirection(direction) {
+        for (const dir of ["entry", "exit"]) {
+            const button = this.$("desk-dir-" + dir);
+            button.classList.toggle("active", dir === direction);
+            button.setAttribute("aria-pressed", dir === direction ? "true" : "false");
+        }
+        document.body.classList.toggle("desk--exit", direction === "exit");
     }
 }

@@ -1,0 +1,85 @@
+/* The page's offline mode: opens the store, claims it for this login (another user's
+ * download is deleted before anything is shown), creates the queue, and lets go when a newer
+ * desk in another tab upgrades the database. It never makes the page wait: while another
+ * tab blocks the upgrade, or without IndexedDB, the desk works online only and says so. */
+
+import {claimForOwner} from "./privacy.js";
+import {CHANNEL_NAME, SyncQueue} from "./queue.js";
+import {DeskStore} from "./store.js";
+
+export class OfflineMode {
+    /**
+     * @param desk     {config, T, conn, lists, ui, store, queue}: store and queue are set here
+     * @param onReady  function() once the store is usable (also when that comes late)
+     * @param onAccepted  function(item, data) for each uploaded item
+     * @param onQueueChange  function() when the queue changed (here or in another tab)
+     */
+    constructor(desk, {onReady, onAccepted, onQueueChange}) {
+        this.desk = desk;
+        this.onReady = onReady;
+        this.onAccepted = onAccepted;
+        this.onQueueChange = onQueueChange;
+    }
+
+    async open() {
+        const {ui, T} = this.desk;
+        let blocked;
+        const isBlocked = new Promise((resolve) => (blocked = resolve));
+        const opening = DeskStore.open({
+            onBlocked: () => {
+                ui.banner(T.storage_blocked);
+                blocked(null);
+            },
+            onVersionChange: (event) => this.closed(event),
+        });
+        const store = await Promise.race([opening, isBlocked]).catch(() => null);
+        if (store) {
+            await this.attach(store);
+        } else {
+            opening.then(async (late) => {
+                await this.attach(late);
+                ui.banner("");
+                this.onReady();
+            }).catch(() => {});
+        }
+    }
+
+    async attach(store) {
+        const desk = this.desk;
+        try {
+            await claimForOwner(store, desk.config.owner);
+        } catch (e) {
+            store.close();
+            return;
+        }
+        let channel = null;
+        try {
+            channel = new BroadcastChannel(CHANNEL_NAME);
+        } catch (e) {
+            // other tabs' changes then show with this tab's next sync
+        }
+        desk.store = store;
+        desk.queue = new SyncQueue({
+            store, event: desk.config.storage_key, channel,
+            apiFor: (item) => desk.lists.apiForItem(item),
+            onChange: this.onQueueChange,
+            onAccepted: this.onAccepted,
+        });
+        await desk.queue.adopt((listId) => desk.lists.baseOf(listId));
+        desk.conn.setCapable(true);
+    }
+
+    /** Another tab upgrades (or deletes) the database: the store closed itself. */
+    closed(event) {
+        const desk = this.desk;
+        desk.store = null;
+        desk.queue = null;
+        desk.conn.setCapable(false);
+        this.onQueueChange();
+        if (event.newVersion === null) {
+            setTimeout(() => this.open().then(() => desk.store && this.onReady()), 200);
+        } else {
+            desk.ui.banner(desk.T.storage_upgraded, [{label: desk.T.reload, primary: true, onClick: () => location.reload()}]);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+/* The background sync: upload the queue, then bring the chosen list's download up to date
+ * (incrementally with the sync token, or in full). Every 30 s online, every 8 s offline (to
+ * find the server again); at once when the browser says the network is back. */
+
+import {NetworkError} from "./api.js";
+import {ownerOf} from "./offline.js";
+
+export const INTERVAL_ONLINE_MS = 30000;
+export const INTERVAL_OFFLINE_MS = 8000;
+
+/** A preload record as the store keeps it: every field the server sent, owner filled in
+ * (servers before docs/offline.rst sent none: the attendee's own position then). */
+export function toRecord(raw) {
+    return {...raw, owner: ownerOf(raw), line_items: raw.line_items || []};
+}
+
+export function metaFrom(data, response, now) {
+    return {
+        salt: data.salt,
+        sync_token: data.sync_token,
+        etag: response.headers ? response.headers.get("ETag") : null,
+        // the list's settings the entries-so-far check needs (docs/offline.rst)
+        entries: data.entries || null,
+        last_sync: now,
+    };
+}
+
+/** Whether an incremental answer can be merged into what is stored: same salt, and the
+ * same format (a server that starts sending offline steps needs a full download). */
+export function canMerge(meta, data) {
+    return !!(meta && meta.sync_token && meta.salt === data.salt && !!meta.entries === !!data.entries);
+}
+
+export class Sync {
+    /**
+     * @param desk           {store, queue, conn, lists, prefs}: read at each round
+     * @param onListUpdated  function(listId) after a download changed the list
+     * @param onAuthProblem  function(status) for 401/403
+     */
+    constructor(desk, {onListUpdated = () => {}, onAuthProblem = () => {}} = {}) {
+        this.desk = desk;
+        this.onListUpdated = onListUpdated;
+        this.onAuthProblem = onAuthProblem;
+        this.timer = null;
+        this.running = null;
+    }
+
+    schedule() {
+        clearTimeout(this.timer);
+        const offline = this.desk.conn.state === "offline";
+        this.timer = setTimeout(() => this.now(), offline ? INTERVAL_OFFLINE_MS : INTERVAL_ONLINE_MS);
+    }
+
+    stop() {
+        clearTimeout(this.timer);
+    }
+
+    /** Run a round now (or join the running one). */
+    now() {
+        if (!this.running) {
+            this.running = this.round().finally(() => {
+                this.running = null;
+                this.schedule();
+            });
+        }
+        return this.running;
+    }
+
+    async round() {
+        const {store, queue, conn, lists, prefs} = this.desk;
+        if (!store) {
+            return;
+        }
+        conn.syncStarted();
+        try {
+            try {
+                const result = await queue.flush();
+                if (result.authFailed) {
+                    this.onAuthProblem(401);
+                }
+            } catch (e) {
+                // A broken upload must not keep the list from refreshing.
+            }
+            if (lists.currentId && !prefs.downloadsOff) {
+                await this.preload(lists.currentId);
+            } else if (lists.currentId && conn.state === "offline") {
+                // Nothing to upload or download, but the server must still be found again.
+                await lists.api(lists.currentId).probe().catch(() => null);
+            }
+        } finally {
+            conn.syncEnded();
+        }
+    }
+
+    async preload(listId) {
+        const {store, lists} = this.desk;
+        const api = lists.api(listId);
+        if (!api) {
+            return;
+        }
+        let meta = await store.getMeta(listId);
+        let response;
+        try {
+            response = await api.preload(meta ? {since: meta.sync_token, etag: meta.etag} : {});
+            const refused = response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 403;
+            const unmergeable = response.status === 200 && response.data && meta && !canMerge(meta, response.data);
+            if (meta && (refused || unmergeable)) {
+                // The sync token is no longer accepted, or the answer cannot be merged into
+                // what is stored: start over with a full download.
+                meta = null;
+                response = await api.preload({});
+            }
+        } catch (e) {
+            if (e instanceof NetworkError) {
+                return; // connectivity has heard of it
+            }
+            throw e;
+        }
+        const now = new Date().toISOString();
+        if (response.status === 304 && meta) {
+            await store.putMeta({...meta, last_sync: now});
+        } else if (response.status === 200 && response.data) {
+            const data = response.data;
+            const records = (data.attendees || []).map(toRecord);
+            if (meta) {
+                await store.mergeList(listId, records, data.removed || [], metaFrom(data, response, now));
+            } else {
+                await store.replaceList(listId, records, metaFrom(data, response, now));
+            }
+        } else {
+            if (response.status === 401 || response.status === 403) {
+                this.onAuthProblem(response.status);
+            }
+            return;
+        }
+        this.onListUpdated(listId);
+    }
+}

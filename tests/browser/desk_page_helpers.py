@@ -1,0 +1,64 @@
+"""Helpers of the desk page's browser tests: looking into the browser's storage, and opening
+the desk where the page cannot download a list."""
+import re
+
+PRELOAD = re.compile(r"/desk/preload/")
+SCAN = re.compile(r"/desk/scan/$")
+
+
+def desk_url(data):
+    event = data["event"]
+    return "/control/event/{}/{}/desk/".format(event.organizer.slug, event.slug)
+
+
+def open_desk_without_download(page, data):
+    """Open the desk and wait until it is ready (not for a download: there may be none)."""
+    page.goto(desk_url(data))
+    page.wait_for_selector("body[data-desk-ready='1']")
+
+
+def storage_snapshot(page):
+    """What the desk left in this browser profile: IndexedDB "pretix-desk" (record counts per
+    store, the queue's items, the owner), localStorage keys, caches and service workers."""
+    return page.evaluate("""async () => {
+        const out = {};
+        const dbs = indexedDB.databases ? await indexedDB.databases() : [];
+        if (dbs.some((d) => d.name === "pretix-desk")) {
+            const db = await new Promise((ok, ko) => {
+                const r = indexedDB.open("pretix-desk");
+                r.onsuccess = () => ok(r.result);
+                r.onerror = () => ko(r.error);
+            });
+            const all = (name) => new Promise((ok) => {
+                const r = db.transaction(name).objectStore(name).getAll();
+                r.onsuccess = () => ok(r.result);
+            });
+            const meta = await all("meta");
+            out.attendees = (await all("attendees")).length;
+            out.meta = meta.filter((m) => m.list !== "owner").length;
+            out.owner = (meta.find((m) => m.list === "owner") || {}).owner || null;
+            out.queue = await all("queue");
+            db.close();
+        }
+        out.local = Object.keys(localStorage).filter((k) => k.startsWith("pretix_desk"));
+        out.caches = (await caches.keys()).filter((k) => k.startsWith("pretix-desk"));
+        out.workers = navigator.serviceWorker ? (await navigator.serviceWorker.getRegistrations()).length : 0;
+        return out;
+    }""")
+
+
+def put_queue_items(page, items):
+    """Write items into the desk's queue store directly (as another tab or page would)."""
+    page.evaluate("""async (items) => {
+        const db = await new Promise((ok, ko) => {
+            const r = indexedDB.open("pretix-desk");
+            r.onsuccess = () => ok(r.result);
+            r.onerror = () => ko(r.error);
+        });
+        const tx = db.transaction("queue", "readwrite");
+        for (const item of items) {
+            tx.objectStore("queue").add(item);
+        }
+        await new Promise((ok) => (tx.oncomplete = ok));
+        db.close();
+    }""", items)
