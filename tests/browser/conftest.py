@@ -41,9 +41,11 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, t
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("browserdb") / "test.sqlite3")
-        # The page's parallel requests write from several threads; SQLite lets a writer
-        # wait for the lock this long instead of failing at once ("database is locked").
-        db.setdefault("OPTIONS", {})["timeout"] = 30
+        # The page's parallel requests write from several threads. A writer waits for the
+        # lock (timeout) and takes it when its transaction begins (IMMEDIATE): a deferred
+        # transaction that reads first and then wants to write fails at once with
+        # "database is locked" instead of waiting.
+        db.setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
 
 
 def launch_chromium(playwright, *extra_args):
