@@ -10,7 +10,10 @@ import uuid
 
 import pytest
 from django.urls import reverse
+from django_scopes import scopes_disabled
+from pretix.base.services.orders import OrderChangeManager
 
+from tests.browser.test_desk_scanning import checkins, result_state, wedge
 from tests.matrix import CANNOT_VERIFY, build_matrix
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -60,3 +63,31 @@ def test_offline_answers_equal_online_answers(token_client, event, ticket, tshir
         if online != case.online or got != case.offline:
             mismatches[case.name] = {"online": online, "offline": got, "expected": (case.online, case.offline)}
     assert not mismatches, json.dumps(mismatches, indent=1)
+
+
+def test_a_regenerated_code_is_not_admitted_offline_after_a_sync(desk_page, desk_data, context):
+    """pretix's default secret generator keeps no list of revoked codes: once the desk has
+    synced, the old code is gone from its download and the new one admits, once."""
+    page = desk_page
+    position = desk_data["second"]
+    old_code = position.secret
+    with scopes_disabled():
+        ocm = OrderChangeManager(position.order, notify=False)
+        ocm.regenerate_secret(position)
+        ocm.commit()
+        position.refresh_from_db()
+    assert position.secret != old_code
+
+    before = page.get_attribute("body", "data-last-sync")
+    page.click("#desk-sync")
+    page.wait_for_selector(f"body:not([data-last-sync='{before}'])")
+    context.set_offline(True)
+    page.wait_for_selector("#desk-net[data-state='offline']")
+    wedge(page, old_code)
+    assert "Cannot verify offline" in result_state(page, "unverified")
+    wedge(page, position.secret)
+    result_state(page, "ok")
+    context.set_offline(False)
+    page.wait_for_selector("body[data-queued='0']", timeout=30000)
+    done = checkins(position)
+    assert len(done) == 1 and done[0].successful
