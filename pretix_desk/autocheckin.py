@@ -1,15 +1,24 @@
-"""Running an event's auto check-in rules for one order.
+"""Running an event's auto check-in rules for orders.
 
 The matching itself lives in ``rules.py``; this module loads its input with a fixed
 number of queries, writes the check-ins in bulk and makes them visible the way pretix
 makes a scan visible: a ``pretix.event.checkin`` entry in the order's log (which drives
 webhooks) and the ``checkin_created`` signal.
+
+One code path serves a single order (the signals, see ``check_in_order``) and a batch of
+orders (applying a rule to the orders that exist already, see ``apply.py``): both lock the
+positions, read their existing auto check-ins after the lock and write only what is
+missing, so no ticket is ever auto-checked-in twice on a list, whoever runs at the same
+time.
 """
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
 from django.db import transaction
 from django.db.models import CharField, Value
 from django.utils.timezone import now
 from pretix.base.models import (
-    Checkin, CheckinList, LogEntry, OrderPayment, OrderPosition,
+    Checkin, CheckinList, LogEntry, Order, OrderPayment, OrderPosition,
 )
 from pretix.base.signals import (
     checkin_created, get_defining_app, register_payment_providers,
@@ -26,68 +35,141 @@ COUNTED_PAYMENT_STATES = (
     OrderPayment.PAYMENT_STATE_REFUNDED,
 )
 
+#: The order states each mode covers. "placed" is every order pretix still counts as
+#: placed: pending (also while it awaits approval, as ``order_placed`` fires for those
+#: too) or paid; "paid" is a paid order. Expired and canceled orders are covered by
+#: neither: their tickets are not valid, so nothing is checked in for them.
+COVERED_STATUSES = {
+    AutoCheckinRule.MODE_PLACED: (Order.STATUS_PENDING, Order.STATUS_PAID),
+    AutoCheckinRule.MODE_PAID: (Order.STATUS_PAID,),
+}
+
+
+def modes_for_state(status):
+    """The modes whose rules an order in this state has earned: a paid order was placed
+    and paid, a pending one only placed."""
+    return tuple(mode for mode, statuses in COVERED_STATUSES.items() if status in statuses)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Some rules of an event with everything matching needs: the event's lists."""
+    rules: Tuple[matching.Rule, ...]
+    lists: Dict[int, matching.CheckinList]
+
+    @property
+    def needs_payment_methods(self):
+        return any(not r.all_payment_methods for r in self.rules)
+
+
+def load_rules(*, event, modes, rule_ids=None):
+    """The event's rules for ``modes`` (only ``rule_ids`` if given), or ``None`` if there
+    are none: one query, and one more for their conditions and the lists."""
+    rows = _load_rules(event=event, modes=modes, rule_ids=rule_ids)
+    if not rows:
+        return None
+    conditions = _load_conditions(event=event, rule_ids=[r["id"] for r in rows])
+    return RuleSet(rules=tuple(_rule(r, conditions) for r in rows), lists=conditions["lists"])
+
 
 def auto_checkin(*, order, mode):
     """Check the order's tickets in as the event's rules for ``mode`` say; return the
+    new check-ins."""
+    return check_in_order(order=order, modes=(mode,))
+
+
+def check_in_order(*, order, modes):
+    """Check the order's tickets in as the event's rules for ``modes`` say; return the
     new check-ins.
 
     Reads: the rules, one union over their conditions and the event's lists, the
     order's payments (only if a rule asks for payment methods), the positions (locked)
     and their existing auto check-ins: at most five, whatever the size of the order.
-    The lock serialises concurrent runs for one order (a re-sent signal, ``placed``
-    and ``paid`` in quick succession), so the existing check-ins read after it are
-    complete and no ticket is checked in twice on a list.
     """
-    event = order.event
-    rules = _load_rules(event=event, mode=mode)
-    if not rules:
+    if not modes:
         return []
-    conditions = _load_conditions(event=event, rule_ids=[r["id"] for r in rules])
-    rules = [_rule(r, conditions) for r in rules]
-
-    payment_methods = frozenset()
-    if any(not r.all_payment_methods for r in rules):
-        payment_methods = frozenset(
-            OrderPayment.objects.filter(order_id=order.pk, state__in=COUNTED_PAYMENT_STATES)
-            .order_by()
-            .values_list("provider", flat=True)
-        )
-    rules = [
-        r for r in rules
-        if r.applies_to_order(mode=mode, sales_channel_id=order.sales_channel_id,
-                              payment_methods=payment_methods)
-    ]
-    if not rules:
+    ruleset = load_rules(event=order.event, modes=modes)
+    if ruleset is None:
         return []
+    payment_methods = {order.pk: frozenset()}
+    if ruleset.needs_payment_methods:
+        payment_methods = load_payment_methods([order.pk])
+    if not any(
+        rule.applies_to_order(mode=mode, sales_channel_id=order.sales_channel_id,
+                              payment_methods=payment_methods.get(order.pk, ()))
+        for rule in ruleset.rules for mode in modes
+    ):
+        return []
+    return check_in_orders(
+        event=order.event, order_ids=[order.pk], ruleset=ruleset, modes=modes,
+        payment_methods=payment_methods, known_orders={order.pk: order},
+    )
 
+
+def load_payment_methods(order_ids):
+    """The providers each order was paid with, in one query."""
+    methods = {}
+    for order_id, provider in (
+        OrderPayment.objects.filter(order_id__in=order_ids, state__in=COUNTED_PAYMENT_STATES)
+        .order_by().values_list("order_id", "provider")
+    ):
+        methods.setdefault(order_id, set()).add(provider)
+    return {order_id: frozenset(providers) for order_id, providers in methods.items()}
+
+
+def check_in_orders(*, event, order_ids, ruleset, modes, payment_methods, statuses=None,
+                    known_orders=None, dry_run=False):
+    """Check in what ``ruleset`` selects for these orders; return the new check-ins
+    (unsaved ones on a dry run, which writes and locks nothing).
+
+    Reads two queries (the positions with their orders, locked, then the existing auto
+    check-ins) and, unless nothing is new, writes three (check-ins, log entries, the
+    orders' modification time), however many orders and positions there are.
+
+    The lock is on the positions, taken in id order, and only positions are locked while
+    the check-ins are written: a scan at the door locks its position first and its order
+    after, a payment its order first and the positions after (through these signals), so
+    holding positions without ever waiting for an order row deadlocks against neither.
+    The orders' modification time is updated once the positions are released. The lock serialises concurrent runs for
+    the same tickets (a re-sent signal, ``placed`` and ``paid`` in quick succession, a
+    rule applied to existing orders), so the check-ins read after it are complete.
+    ``statuses``, if given, skips orders no longer in a state the run covers.
+    ``known_orders`` are order objects the caller holds, used instead of the loaded
+    copies (their modification time is updated in place).
+    """
+    known_orders = known_orders or {}
     with transaction.atomic():
-        positions = {
-            op.pk: op for op in OrderPosition.all.filter(order_id=order.pk)
-            .select_for_update(of=OF_SELF).order_by()
-        }
+        positions = _load_positions(order_ids, lock=not dry_run)
+        orders = {}
+        for op in positions:
+            order = orders.get(op.order_id)
+            if order is None:
+                order = orders[op.order_id] = known_orders.get(op.order_id, op.order)
+                order.event = event  # log entries and receivers reach the event without a query
+            op.order = order
+        if statuses is not None:
+            positions = [op for op in positions if op.order.status in statuses]
+        if not positions:
+            return []
         # Read after the lock: a concurrent run that held it has committed by now.
         existing = (
-            Checkin.objects.filter(position__order_id=order.pk, auto_checked_in=True)
+            Checkin.objects.filter(position__order_id__in=list(orders), auto_checked_in=True)
             .order_by()
             .values_list("position_id", "list_id")
         )
-        pairs = matching.select_checkins(
-            mode=mode,
-            sales_channel_id=order.sales_channel_id,
-            payment_methods=payment_methods,
-            positions=[
-                matching.Position(id=op.pk, item_id=op.item_id, variation_id=op.variation_id,
-                                  subevent_id=op.subevent_id, canceled=op.canceled)
-                for op in positions.values()
-            ],
-            rules=rules,
-            lists=conditions["lists"].values(),
-            already_checked_in=list(existing),
+        pairs = _select(
+            positions=positions, ruleset=ruleset, modes=modes,
+            payment_methods=payment_methods, already_checked_in=list(existing),
         )
         if not pairs:
             return []
-        checkins = _create_checkins(order=order, positions=positions, pairs=pairs)
+        by_id = {op.pk: op for op in positions}
+        checkins = _checkins(positions=by_id, pairs=pairs)
+        if dry_run:
+            return checkins
+        _save_checkins(checkins)
 
+    _touch({ci.position.order_id: ci.position.order for ci in checkins})
     event.cache.delete("checkin_count")
     for list_id in {ci.list_id for ci in checkins}:
         CheckinList(pk=list_id, event=event).touch()
@@ -96,32 +178,82 @@ def auto_checkin(*, order, mode):
     return checkins
 
 
-def _create_checkins(*, order, positions, pairs):
+def _load_positions(order_ids, *, lock):
+    qs = OrderPosition.all.filter(order_id__in=order_ids).select_related("order").order_by("pk")
+    if lock:
+        qs = qs.select_for_update(of=OF_SELF)
+    return list(qs)
+
+
+def _select(*, positions, ruleset, modes, payment_methods, already_checked_in):
+    """The pairs to check in, order by order and mode by mode (a pair selected for the
+    first mode counts as done for the next)."""
+    by_order, order_of = {}, {}
+    for op in positions:
+        order_of[op.pk] = op.order
+        by_order.setdefault(op.order_id, []).append(matching.Position(
+            id=op.pk, item_id=op.item_id, variation_id=op.variation_id,
+            subevent_id=op.subevent_id, canceled=op.canceled,
+        ))
+    done = {}
+    for position_id, list_id in already_checked_in:
+        if position_id in order_of:
+            done.setdefault(order_of[position_id].pk, set()).add((position_id, list_id))
+    pairs = []
+    for order_id, order_positions in by_order.items():
+        order = order_of[order_positions[0].id]
+        seen = done.get(order_id, set())
+        for mode in modes:
+            selected = matching.select_checkins(
+                mode=mode,
+                sales_channel_id=order.sales_channel_id,
+                payment_methods=payment_methods.get(order_id, frozenset()),
+                positions=order_positions,
+                rules=ruleset.rules,
+                lists=ruleset.lists.values(),
+                already_checked_in=seen,
+            )
+            seen = seen | set(selected)
+            pairs.extend(selected)
+    return pairs
+
+
+def _checkins(*, positions, pairs):
     dt = now()
-    checkins = []
-    for position_id, list_id in pairs:
-        op = positions[position_id]
-        op.order = order  # receivers of checkin_created reach the order without a query
-        checkins.append(Checkin(
-            position=op,
+    return [
+        Checkin(
+            position=positions[position_id],
             list_id=list_id,
             type=Checkin.TYPE_ENTRY,
             auto_checked_in=True,
             datetime=dt,
-        ))
+        )
+        for position_id, list_id in pairs
+    ]
+
+
+def _touch(orders):
+    """What ``Order.touch()`` does, for all orders at once: pretixSCAN and other clients
+    sync by the order's modification time."""
+    dt = now()
+    Order.objects.filter(pk__in=list(orders)).update(last_modified=dt)
+    for order in orders.values():
+        order.last_modified = dt
+
+
+def _save_checkins(checkins):
     # Exactly the row pretix's bundled auto check-in looks up with get_or_create, so
     # with both plugins active it finds ours instead of adding a second one.
     Checkin.objects.bulk_create(checkins)
-    order.touch()
     LogEntry.bulk_create_and_postprocess([
-        order.log_action(
+        ci.position.order.log_action(
             "pretix.event.checkin",
             data={
                 "position": ci.position.pk,
                 "positionid": ci.position.positionid,
                 "first": True,
                 "forced": False,
-                "datetime": dt,
+                "datetime": ci.datetime,
                 "type": Checkin.TYPE_ENTRY,
                 "answers": {},
                 "list": ci.list_id,
@@ -131,13 +263,14 @@ def _create_checkins(*, order, positions, pairs):
         )
         for ci in checkins
     ])
-    return checkins
 
 
-def _load_rules(*, event, mode):
+def _load_rules(*, event, modes, rule_ids=None):
+    qs = AutoCheckinRule.objects.filter(event_id=event.pk, mode__in=list(modes))
+    if rule_ids is not None:
+        qs = qs.filter(pk__in=list(rule_ids))
     return list(
-        AutoCheckinRule.objects.filter(event_id=event.pk, mode=mode)
-        .order_by("id")
+        qs.order_by("id")
         .values(
             "id", "mode", "list_id", "all_sales_channels", "all_products",
             "all_payment_methods", "limit_payment_methods",

@@ -3,6 +3,7 @@ entries live in ``desk/logdisplay.py``). Importing registers them."""
 from django.utils.translation import gettext_lazy as _
 from pretix.base.logentrytypes import EventLogEntryType, log_entry_types
 
+from .apply import describe
 from .models import AutoCheckinRule
 
 
@@ -20,3 +21,25 @@ class AutoCheckinRuleLogEntryType(EventLogEntryType):
 
     def object_link_display_name(self, rule):
         return f"#{rule.pk}"
+
+
+@log_entry_types.new()
+class AutoCheckinRuleAppliedLogEntryType(AutoCheckinRuleLogEntryType):
+    action_type = "pretix_desk.rule.applied"
+
+    def display(self, logentry, data):
+        # The numbers are in the data; the sentence is built in the reader's language.
+        return _("The auto check-in rule has been applied to existing orders. {result}").format(
+            result=describe({**data, "dry_run": False}),
+        )
+
+
+@log_entry_types.new()
+class AutoCheckinRuleImportedLogEntryType(AutoCheckinRuleLogEntryType):
+    action_type = "pretix_desk.rule.imported"
+
+    def display(self, logentry, data):
+        return _(
+            "The auto check-in rule has been imported from rule #{source} of pretix's "
+            "bundled automated check-in plugin."
+        ).format(source=data.get("bundled_rule", "?"))

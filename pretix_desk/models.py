@@ -72,6 +72,10 @@ class AutoCheckinRule(LoggedModel):
         blank=True,
         verbose_name=_("Payment methods"),
     )
+    # The id of the rule of pretix's bundled automated check-in plugin this one was
+    # imported from: a second import skips it even if this rule was edited since. A
+    # plain number, not a foreign key: neither plugin's data depends on the other's.
+    imported_from = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ("id",)

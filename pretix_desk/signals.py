@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from pretix.api.signals import register_device_security_profile
 from pretix.base.signals import (
-    checkin_created, event_copy_data, item_copy_data, order_paid, order_placed,
+    checkin_created, event_copy_data, item_copy_data, order_changed, order_paid,
+    order_placed, order_reactivated,
 )
 from pretix.control.signals import nav_event, order_info
 
@@ -29,6 +30,17 @@ def autocheckin_order_placed(sender, order, **kwargs):
 @receiver(order_paid, dispatch_uid="pretix_desk_autocheckin_paid")
 def autocheckin_order_paid(sender, order, **kwargs):
     autocheckin.auto_checkin(order=order, mode=AutoCheckinRule.MODE_PAID)
+
+
+@receiver(order_changed, dispatch_uid="pretix_desk_autocheckin_changed")
+def autocheckin_order_changed(sender, order, **kwargs):
+    # New positions, products or dates get the rules of the state the order is in.
+    autocheckin.check_in_order(order=order, modes=autocheckin.modes_for_state(order.status))
+
+
+@receiver(order_reactivated, dispatch_uid="pretix_desk_autocheckin_reactivated")
+def autocheckin_order_reactivated(sender, order, **kwargs):
+    autocheckin.check_in_order(order=order, modes=autocheckin.modes_for_state(order.status))
 
 
 @receiver(event_copy_data, dispatch_uid="pretix_desk_rules_event_copy")

@@ -15,6 +15,8 @@ urlpatterns += [
     re_path(_rules + r"add$", rule_views.RuleCreateView.as_view(), name="rules.add"),
     re_path(_rules + r"(?P<rule>\d+)/$", rule_views.RuleUpdateView.as_view(), name="rules.edit"),
     re_path(_rules + r"(?P<rule>\d+)/delete$", rule_views.RuleDeleteView.as_view(), name="rules.delete"),
+    re_path(_rules + r"(?P<rule>\d+)/apply$", rule_views.RuleApplyView.as_view(), name="rules.apply"),
+    re_path(_rules + r"import$", rule_views.RuleImportView.as_view(), name="rules.import"),
 ]
 
 # pretix's bundled auto check-in registered this prefix first; take its place (same

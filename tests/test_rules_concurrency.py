@@ -1,16 +1,19 @@
-"""Two runs of the rules for one order at the same time check each ticket in once.
+"""Runs of the rules at the same time check each ticket in once: two runs for one order,
+and a rule applied to existing orders racing live rules and door scans.
 
 Needs PostgreSQL: SQLite serialises whole transactions and has no row locks to test.
 """
 import threading
 import time
+from collections import Counter
 
 import pytest
 from django.db import connection
 from django_scopes import scopes_disabled
-from pretix.base.models import Checkin
+from pretix.base.models import Checkin, CheckinList, Order, OrderPosition
+from pretix.base.services.checkin import perform_checkin
 
-from pretix_desk import autocheckin
+from pretix_desk import apply, autocheckin
 from pretix_desk.models import AutoCheckinRule
 
 from .conftest import make_order
@@ -60,3 +63,58 @@ def test_concurrent_runs_for_one_order_do_not_duplicate(event, ticket, clist, mo
     assert errors == []
     assert sorted(created) == [0, 3]
     assert Checkin.objects.filter(position__order=order, list=clist).count() == 3
+
+
+def test_apply_racing_live_checkins_and_scans(event, ticket, clist, monkeypatch):
+    """A rule applied to existing orders while the same orders are paid (live rules) and
+    scanned at the door: no errors, no deadlocks, one automatic check-in per ticket."""
+    clist.allow_multiple_entries = True
+    clist.save()
+    rule = AutoCheckinRule.objects.create(event=event, list=clist, mode="paid")
+    orders = [make_order(event, [ticket, ticket]) for _ in range(40)]
+    positions = list(OrderPosition.objects.filter(order__in=orders).select_related("order"))
+
+    original = autocheckin.matching.select_checkins
+
+    def slow_select(**kwargs):
+        result = original(**kwargs)
+        time.sleep(0.02)  # widen the window between reading and writing
+        return result
+
+    monkeypatch.setattr(autocheckin.matching, "select_checkins", slow_select)
+    start = threading.Barrier(3)
+    errors = []
+
+    def run(fn):
+        try:
+            with scopes_disabled():
+                start.wait()
+                fn()
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+        finally:
+            connection.close()
+
+    def apply_rule():
+        apply.apply_rule(rule=AutoCheckinRule.objects.get(pk=rule.pk), dry_run=False, batch_size=7)
+
+    def live_rules():
+        for order in orders:  # the same way as the batches: they meet at every order
+            autocheckin.auto_checkin(order=Order.objects.get(pk=order.pk), mode="paid")
+
+    def scans():
+        for op in positions[::-1]:
+            perform_checkin(OrderPosition.objects.get(pk=op.pk), CheckinList.objects.get(pk=clist.pk), {})
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in (apply_rule, live_rules, scans)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    autos = Counter(
+        Checkin.objects.filter(list=clist, auto_checked_in=True).values_list("position_id", flat=True)
+    )
+    assert autos == Counter({op.pk: 1 for op in positions})
+    assert Checkin.objects.filter(list=clist, auto_checked_in=False).count() == len(positions)

@@ -5,17 +5,31 @@ pretix's router and serves pretix_desk's rules for events that enable pretix_des
 every other event it is the bundled viewset, unchanged (it inherits from it and defers
 to it), so those events see stock pretix.
 """
+import re
+import uuid
+
+from celery.result import AsyncResult
+from django.conf import settings
 from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
-from pretix.base.models import CheckinList, Item, ItemVariation, SalesChannel
+from pretix.base.models import (
+    CachedFile, CheckinList, Item, ItemVariation, SalesChannel,
+)
 from pretix.plugins.autocheckin.api import RuleViewSet as BundledRuleViewSet
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
+from .. import apply, tasks
 from ..autocheckin import payment_providers
 from ..models import AutoCheckinRule
 
 PLUGIN = "pretix_desk"
+RE_TASK_ID = re.compile(r"^[a-zA-Z0-9\-]+$")
 
 #: What a field left out of a PUT body (or a POST body) becomes.
 DEFAULTS = {
@@ -102,6 +116,10 @@ class AutoCheckinRuleSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class ApplySerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False)
+
+
 def rule_data(rule, *, event):
     """The rule as the API shows it: what write log entries record."""
     return AutoCheckinRuleSerializer(rule, context={"event": event}).data
@@ -152,3 +170,57 @@ class AutoCheckinRuleViewSet(BundledRuleViewSet):
 
     def _log(self, rule, action, data):
         rule.log_action(action, user=self.request.user, auth=self.request.auth, data=dict(data))
+
+    # --- applying a rule to existing orders: 202 and a URL to poll, as pretix's
+    # asynchronous operations (exports, shredders) answer ---
+
+    @action(detail=True, methods=["POST"])
+    def apply(self, request, *args, **kwargs):
+        if not self.serves_desk_rules:
+            raise Http404()
+        rule = self.get_object()
+        serializer = ApplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        cf = tasks.new_result_file(request)
+        result = tasks.apply_rule.apply_async(args=(request.event.pk,), kwargs={
+            "rule": rule.pk, "dry_run": serializer.validated_data["dry_run"],
+            "result_file": str(cf.pk), **tasks.auth_ids(request),
+        })
+        return Response({
+            "result": reverse("api-v1:autocheckinrules-apply-result", kwargs={
+                **self.kwargs, "asyncid": result.id, "cfid": str(cf.pk),
+            }, request=request),
+        }, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["GET"], url_name="apply-result",
+            url_path=r"apply/(?P<asyncid>[^/]+)/(?P<cfid>[^/]+)")
+    def apply_result(self, request, *args, asyncid, cfid, **kwargs):
+        if not self.serves_desk_rules:
+            raise Http404()
+        rule = self.get_object()
+        try:
+            cf = get_object_or_404(CachedFile, pk=uuid.UUID(cfid))
+        except ValueError:
+            raise Http404()
+        if not cf.allowed_for_session(request, tasks.RESULT_SALT):
+            return Response({"status": "failed", "message": "Unknown result."}, status=status.HTTP_410_GONE)
+        result = tasks.read_result(cf)
+        if result is not None:
+            if result["rule"] != rule.pk:
+                raise Http404()
+            return Response({"status": "done", **result, "message": apply.describe(result)})
+        if not settings.HAS_CELERY:
+            # Tasks run eagerly here: no result means the task failed.
+            return Response({"status": "failed", "message": "Internal error"}, status=status.HTTP_410_GONE)
+        if not RE_TASK_ID.match(asyncid):
+            raise Http404()
+        res = AsyncResult(asyncid)
+        if res.failed():
+            message = "Internal error"
+            if isinstance(res.info, tasks.ApplyError):
+                message = str(res.info)
+            return Response({"status": "failed", "message": message}, status=status.HTTP_410_GONE)
+        running = res.state in ("PROGRESS", "STARTED", "SUCCESS")
+        percentage = res.info.get("value") if isinstance(res.info, dict) and res.state == "PROGRESS" else None
+        return Response({"status": "running" if running else "waiting", "percentage": percentage},
+                        status=status.HTTP_409_CONFLICT)

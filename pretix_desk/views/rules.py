@@ -1,4 +1,7 @@
-"""Control panel pages for auto check-in rules: list, add, edit, delete."""
+"""Control panel pages for auto check-in rules: list, add, edit, delete, apply to
+existing orders, import from pretix's bundled plugin."""
+import uuid
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
@@ -6,10 +9,15 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
+from django.views import View
 from django.views.generic import DetailView, ListView
+from pretix.base.models import CachedFile
+from pretix.base.views.tasks import AsyncAction
 from pretix.control.permissions import EventPermissionRequiredMixin
 from pretix.control.views import CreateView, UpdateView
+from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
+from .. import apply, importer, tasks
 from ..api.rules import PLUGIN, rule_data
 from ..autocheckin import payment_providers
 from ..forms import AutoCheckinRuleForm
@@ -117,6 +125,7 @@ class RuleListView(RuleMixin, ListView):
         names = {ident: p.verbose_name for ident, p in payment_providers(self.request.event).items()}
         for rule in ctx["rules"]:
             rule.description = describe_rule(rule, payment_method_names=names)
+        ctx["bundled_rules"] = BundledRule.objects.filter(event=self.request.event).count()
         return ctx
 
 
@@ -164,4 +173,91 @@ class RuleDeleteView(RuleMixin, DetailView):
             self.log(rule, "pretix_desk.rule.deleted")
             rule.delete()
         messages.success(request, _("The rule has been deleted."))
+        return redirect(self.index_url)
+
+
+class RuleApplyView(RuleMixin, AsyncAction, DetailView):
+    """Apply a rule to the orders that exist already: first a dry run that counts what
+    it would do, shown on this page, then the run itself. Both are Celery tasks with
+    pretix's progress dialog; their summaries live in a ``CachedFile`` of this session."""
+
+    template_name = "pretixplugins/pretix_desk/rules/apply.html"
+    context_object_name = "rule"
+    task = tasks.apply_rule
+    known_errortypes = ["ApplyError"]
+
+    def get(self, request, *args, **kwargs):
+        if "async_id" in request.GET:
+            return AsyncAction.get(self, request, *args, **kwargs)
+        return DetailView.get(self, request, *args, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        rule = self.get_object()
+        cf = tasks.new_result_file(request)
+        return self.do(
+            # Only an explicit "false" checks tickets in; anything else counts.
+            request.event.pk, rule=rule.pk, dry_run=request.POST.get("dry_run") != "false",
+            result_file=str(cf.pk), **tasks.auth_ids(request),
+        )
+
+    @cached_property
+    def dry_run_result(self):
+        """The dry run this page was sent to show, if it is this session's and this rule's."""
+        try:
+            cf = CachedFile.objects.filter(pk=uuid.UUID(self.request.GET.get("result", ""))).first()
+        except ValueError:
+            return None
+        if cf is None or not cf.allowed_for_session(self.request, tasks.RESULT_SALT):
+            return None
+        result = tasks.read_result(cf)
+        if not result or not result["dry_run"] or result["rule"] != self.object.pk:
+            return None
+        return result
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        names = {ident: p.verbose_name for ident, p in payment_providers(self.request.event).items()}
+        ctx["description"] = describe_rule(self.object, payment_method_names=names)
+        ctx["result"] = self.dry_run_result
+        if ctx["result"]:
+            ctx["result_text"] = apply.describe(ctx["result"])
+        return ctx
+
+    def apply_url(self):
+        return reverse("plugins:pretix_desk:rules.apply", kwargs={
+            "organizer": self.request.organizer.slug, "event": self.request.event.slug,
+            "rule": self.kwargs["rule"],
+        })
+
+    def get_success_url(self, value):
+        if value["dry_run"]:
+            return self.apply_url() + "?result=" + value["result_file"]
+        return reverse("plugins:pretix_desk:rules.edit", kwargs={
+            "organizer": self.request.organizer.slug, "event": self.request.event.slug,
+            "rule": self.kwargs["rule"],
+        })
+
+    def get_error_url(self):
+        return self.apply_url()
+
+    def get_success_message(self, value):
+        # A dry run's numbers are shown on the page it leads to.
+        return None if value["dry_run"] else apply.describe(value)
+
+
+class RuleImportView(RuleMixin, View):
+    """Import the event's rules of pretix's bundled automated check-in plugin (POST)."""
+
+    def post(self, request, *args, **kwargs):
+        outcomes = importer.import_bundled_rules(event=request.event, user=request.user)
+        lines = importer.describe_import(outcomes)
+        created = any(o.status == importer.CREATED for o in outcomes)
+        (messages.success if created else messages.info)(request, lines[0])
+        for line in lines[1:]:
+            messages.info(request, line)
+        if outcomes and "pretix.plugins.autocheckin" in request.event.get_plugins():
+            messages.info(request, _(
+                "pretix-desk now runs these rules. You can switch off pretix's \"Automated "
+                "check-in\" plugin in the event's plugin settings."
+            ))
         return redirect(self.index_url)
