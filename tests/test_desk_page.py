@@ -10,7 +10,7 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client, override_settings
 from django_scopes import scopes_disabled
-from pretix.base.models import CheckinList, Team, User
+from pretix.base.models import CheckinList, Gate, Team, User
 
 from pretix_desk.views.desk import desk_asset_names, desk_strings
 
@@ -234,6 +234,33 @@ def test_import_map_covers_every_module_and_the_csp_allows_it(checkin_client, pr
     if production:
         assert sw["aliases"] == {plain: served for plain, served in imports.items()} | {
             "/static/pretix_desk/desk/desk.css": "/static/pretix_desk/desk/desk.abcdef123456.css"}
+
+
+def csp_directive(response, name):
+    policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+    return policy.get(name, "").split(" ")
+
+
+@pytest.mark.django_db
+def test_page_hands_gates_and_badges_to_the_scripts(checkin_client, organizer, event):
+    """Gates to choose from, and whether badges print; a badge is printed from a frame
+    holding a blob: copy of the PDF, which the page's CSP allows only with badges."""
+    with scopes_disabled():
+        Gate.objects.create(organizer=organizer, name="Side door", identifier="side")
+        Gate.objects.create(organizer=organizer, name="Hall", identifier="hall")
+    response = checkin_client.get(PAGE)
+    config = json_block(response.content.decode(), "desk-config")
+    assert config["gates"] == [{"identifier": "hall", "name": "Hall"}, {"identifier": "side", "name": "Side door"}]
+    assert config["badges"] is False
+    assert "blob:" not in csp_directive(response, "frame-src")
+
+    with scopes_disabled():
+        event.enable_plugin("pretix.plugins.badges")
+        event.save()
+    response = checkin_client.get(PAGE)
+    assert json_block(response.content.decode(), "desk-config")["badges"] is True
+    assert "blob:" in csp_directive(response, "frame-src")
+    assert csp_directive(response, "object-src") == ["'none'"]
 
 
 @pytest.mark.django_db

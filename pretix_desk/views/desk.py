@@ -46,6 +46,7 @@ from pretix.base.permissions import AnyPermissionOf
 from pretix.control.permissions import EventPermissionRequiredMixin
 
 from pretix_desk import __version__
+from pretix_desk.desk.badges import badges_active
 
 from .desk_strings import desk_strings
 
@@ -207,6 +208,7 @@ class DeskView(DeskMixin, TemplateView):
                 "allow_multiple_entries": cl.allow_multiple_entries,
                 "allow_entry_after_exit": cl.allow_entry_after_exit,
             })
+        badges = badges_active(event)
         ctx["desk_config"] = {
             "event": {"name": str(event.name), "slug": event.slug, "organizer": event.organizer.slug},
             "storage_key": "pretix_desk:{}:{}".format(event.organizer.slug, event.slug),
@@ -215,6 +217,13 @@ class DeskView(DeskMixin, TemplateView):
             "csrf_token": get_token(self.request),
             "csrf_cookie": settings.CSRF_COOKIE_NAME,
             "lists": lists,
+            # The organizer's gates a desk may say it stands at (sent with each scan).
+            "gates": [
+                {"identifier": g.identifier, "name": g.name}
+                for g in event.organizer.gates.exclude(identifier="").order_by("name", "pk")
+            ],
+            # pretix's badges plugin is active: scans may carry a badge PDF to print.
+            "badges": badges,
             "urls": self.desk_urls(),
             "version": desk_assets_version(),
             "owner": desk_owner_tag(self.request),
@@ -225,7 +234,12 @@ class DeskView(DeskMixin, TemplateView):
         # Rendered verbatim between <script type="importmap"> and </script>: the CSP hash
         # covers exactly this text. pretix's SecurityMiddleware merges it into its policy.
         ctx["import_map"] = mark_safe(assets.import_map)
-        add_to_response_csp_via_request(self.request, {"script-src": [calculate_csp_hash(assets.import_map)]})
+        csp = {"script-src": [calculate_csp_hash(assets.import_map)]}
+        if badges:
+            # The badge PDF is printed from a hidden frame holding a blob: copy of it (the
+            # API's responses may not be framed: X-Frame-Options DENY).
+            csp["frame-src"] = ["blob:"]
+        add_to_response_csp_via_request(self.request, csp)
         return ctx
 
 

@@ -62,3 +62,9 @@ def put_queue_items(page, items):
         await new Promise((ok) => (tx.oncomplete = ok));
         db.close();
     }""", items)
+
+
+def open_setup(page):
+    """Open the desk's setup panel (lists to also scan for, gate, badges) if it is closed."""
+    if page.get_attribute("#desk-setup", "open") is None:
+        page.click("#desk-setup summary")

@@ -147,17 +147,65 @@ def test_offline_overrides_and_questions(js):
             scan({record: rec({entry: [["refuse", "unpaid", "ignore_unpaid"]]}), overrides: ["ignore_unpaid"]}),
             // an override only passes the refusal that offers it
             scan({record: rec({entry: [["refuse", "blocked"]]}), overrides: ["ignore_unpaid", "force"]}),
-            // the desk asks no questions (questions_supported: false): pretix skips them
+            // check-in questions come first: the unanswered ones are asked...
             scan({record: asks}),
-            scan({record: rec({entry: [["ask", [3]]]})}),
+            scan({record: asks, answers: {"3": true}}),
+            // ...and with all answered (an empty answer counts, as for pretix) the steps go on
+            scan({record: asks, answers: {"3": true, "4": ""}}),
+            scan({record: rec({entry: [["ask", [3]]]}), answers: {"3": "x"}}),
+            // before earlier entries, as pretix asks them before it looks at those
+            scan({record: rec({entry: [["ask", [3]]]}, inside)}),
+            // when the server picks one of several lists, questions do not count (null)
+            scan({record: asks, answers: null}),
+            scan({record: rec({entry: [["ask", [3]]]}), answers: null}),
+            // exits ask nothing
+            scan({record: asks, type: "exit"}),
         ];
     """) == [
         {"status": "error", "reason": "unpaid", "override": "ignore_unpaid"},
         {"status": "error", "reason": "invalid_time"},
         {"status": "ok"},
         {"status": "error", "reason": "blocked"},
+        {"status": "incomplete", "questions": [3, 4]},
+        {"status": "incomplete", "questions": [4]},
         {"status": "error", "reason": "blocked"},
         {"status": "ok"},
+        {"status": "incomplete", "questions": [3]},
+        {"status": "error", "reason": "blocked"},
+        {"status": "ok"},
+        {"status": "ok"},
+    ]
+
+
+def test_offline_several_lists_and_answered_questions(js):
+    assert js(OFFLINE + """
+        const ok = {status: "ok"};
+        const refused = {status: "error", reason: "product"};
+        const asked = rec({entry: [["window", null, null], ["ask", [3, 4]], ["ask", [5]]]});
+        return [
+            // the first list that admits answers, else the first list
+            o.pickList([refused, ok, ok]),
+            o.pickList([ok, refused]),
+            o.pickList([refused, {status: "unverified", reason: "not_downloaded"}]),
+            o.pickList([{status: "incomplete", questions: [1]}, refused]),
+            // what pretix keeps as an answer
+            [true, "x", 0, [1]].map(o.isAnswered),
+            [false, "", null, undefined, []].map(o.isAnswered),
+            // answered questions leave the record's "ask" steps; empty answers do not
+            o.markAnswered(asked, {"3": true, "4": "", "5": [7]}).entry,
+            o.markAnswered(asked, null).entry,
+            o.markAnswered(rec(), {"3": true}).entry === undefined,
+        ];
+    """) == [
+        1,
+        0,
+        0,
+        0,
+        [True, True, True, True],
+        [False, False, False, False, False],
+        [["window", None, None], ["ask", [4]]],
+        [["window", None, None], ["ask", [3, 4]], ["ask", [5]]],
+        True,
     ]
 
 
@@ -268,6 +316,45 @@ def test_api_reports_every_outcome_and_a_cut_off_body_is_a_network_failure(js):
         "out": [[200, {"a": 1}], [404, None], [True, "server"], [True, "network"], [True, "network"], [True, "network"]],
         "log": ["answered", "answered", "failed:server", "failed:network", "failed:network", "failed:network"],
     }
+
+
+def test_prefs_several_lists_gate_and_badges(js):
+    assert js("""
+        const {Prefs} = await load("prefs.js");
+        const {scanTarget} = await load("checkin.js");
+        const memory = new Map();
+        const storage = {getItem: (k) => (memory.has(k) ? memory.get(k) : null),
+                         setItem: (k, v) => memory.set(k, v), removeItem: (k) => memory.delete(k)};
+        const p = new Prefs("pretix_desk:o:e", storage);
+        const fresh = [p.alsoLists, p.gate, p.badges];
+        p.alsoLists = [7, 3]; p.gate = "hall"; p.badges = "auto";
+        const again = new Prefs("pretix_desk:o:e", storage);
+        const kept = [again.alsoLists, again.gate, again.badges];
+        again.badges = "sometimes"; again.alsoLists = []; again.gate = "";
+        return {fresh, kept, reset: [again.badges, again.alsoLists, again.gate, [...memory.keys()]],
+                target: [scanTarget([{id: 1}], ""), scanTarget([{id: 1}, {id: 7}, {id: 3}], "hall")]};
+    """) == {
+        "fresh": [[], "", "button"],
+        "kept": [[7, 3], "hall", "auto"],
+        "reset": ["button", [], "", []],
+        "target": [{}, {"other_lists": [7, 3], "gate": "hall"}],
+    }
+
+
+def test_sync_asked_while_it_runs_runs_once_more(js):
+    assert js("""
+        const {Sync} = await load("sync.js");
+        const desk = {conn: {state: "online"}};
+        const sync = new Sync(desk);
+        let rounds = 0;
+        sync.round = () => new Promise((resolve) => setTimeout(() => { rounds += 1; resolve(); }, 30));
+        const calls = [sync.now(), sync.now(), sync.now()];
+        await Promise.all(calls);
+        const after = rounds;
+        await sync.now();
+        sync.stop();
+        return [after, rounds];
+    """) == [2, 3]
 
 
 QUEUE_HARNESS = """

@@ -1,19 +1,19 @@
-/* What the staff do at the desk: scan a code here; hand out an add-on (handout.js), search
- * and check in a search result (search.js). Each asks the server while connectivity says it
- * is reachable; otherwise (or when the request fails) it answers from the downloaded list
- * through offline.js and queues the action for upload. Every action ends with a visible
- * answer. */
+/* What the staff do at the desk: scan a code (checkin.js: the server, its check-in
+ * questions, or the downloads), hand out an add-on (handout.js), search and check in a
+ * search result (search.js), print a badge (badges.js). Each asks the server while
+ * connectivity says it is reachable; otherwise (or when the request fails) it answers from
+ * the downloaded list through offline.js and queues the action for upload. Every action ends
+ * with a visible answer, shown here. */
 
-import {isAuthProblem, NetworkError} from "./api.js";
+import {NetworkError} from "./api.js";
+import {checkInCode, OVERRIDES, scanTarget} from "./checkin.js";
 import {codeHash} from "./hash.js";
 import {handOut} from "./handout.js";
-import {answerScanOffline, markCheckin, markRedeemed, ownerOf} from "./offline.js";
-import {checkInRecord, search} from "./search.js";
+import {markAnswered, markRedeemed, ownerOf} from "./offline.js";
+import {checkInRecord, printFromHit, search} from "./search.js";
 import {Deduper, newNonce} from "./util.js";
 
 const REPEAT_WINDOW_MS = 3000;
-/** What staff may choose after a refusal that offers it (the answer's "override"). */
-const OVERRIDES = ["ignore_unpaid", "force"];
 
 /** Text typed by a person that is clearly not a ticket code goes to search. */
 export function looksLikeSearch(text) {
@@ -22,7 +22,8 @@ export function looksLikeSearch(text) {
 
 export class DeskActions {
     /**
-     * @param desk  {T, conn, lists, prefs, ui, cards, store, queue}: read at each action
+     * @param desk  {T, conn, lists, prefs, ui, cards, questions, badges, store, queue}: read
+     *              at each action
      * @param feedback  function(kind): sound and vibration
      * @param onLocalChange  function(listId): the downloaded list changed here (counters)
      * @param onQueued  function(): an item was queued (upload soon if online)
@@ -101,39 +102,25 @@ export class DeskActions {
             this.needList();
             return;
         }
+        if (this.desk.questions.isOpen) {
+            // The form has the keyboard; a camera or a click must not start another scan.
+            this.desk.ui.note(this.T.questions_open);
+            return;
+        }
         if (source !== "manual" && !this.dedupe.accept(code)) {
             this.desk.ui.note(this.T.repeat_ignored);
             return;
         }
         this.dedupe.accept(code);
-        const direction = this.desk.prefs.direction;
-        // The desk asks no check-in questions: pretix then skips them (also offline, below).
-        const body = {access_code: code, type: direction, nonce: newNonce(), questions_supported: false, ...flags};
+        const body = {
+            access_code: code, type: this.desk.prefs.direction, nonce: newNonce(),
+            ...scanTarget(this.desk.lists.chosen, this.desk.prefs.gate), ...flags,
+        };
         const retry = (override) => this.scan(code, {source: "manual", flags: override});
-        const startedAt = new Date().toISOString();
         this.desk.cards.hideResults();
         this.desk.ui.showResult("working", {title: this.T.working});
         try {
-            const response = await this.ask(() => this.desk.lists.api(list.id).scan(body));
-            if (response && isAuthProblem(response.status)) {
-                this.desk.ui.showResult("error", {title: this.T.reason_error});
-                this.noteAuth(response.status);
-                return;
-            }
-            if (response) {
-                const data = response.data || {};
-                this.showScan(code, data, {offline: false, direction, retry});
-                await this.rememberAnswer(list.id, {code}, data);
-                return;
-            }
-            if (!this.desk.store) {
-                this.showScan(code, {status: "no_connection"}, {offline: true, direction});
-                return;
-            }
-            // A scan whose request timed out keeps its nonce: if the server did record it,
-            // the upload is recognised and nothing counts twice.
-            const {meta, record} = await this.findByCode(list.id, code);
-            await this.checkInOffline(list, {meta, record, body: {...body, datetime: startedAt}, code, retry});
+            await checkInCode(this, {code, body, retry});
         } catch (e) {
             this.failed(e);
         }
@@ -146,37 +133,11 @@ export class DeskActions {
         this.feedback("error");
     }
 
-    /** Apply the record's offline steps; queue the check-in if they admit.
-     * body has access_code (a scan) or position_id (a search result). */
-    async checkInOffline(list, {meta, record, body, code = null, retry = null}) {
-        const queued = await this.queued(list.id, record);
-        const answer = answerScanOffline({
-            record, queued, type: body.type, entries: meta ? meta.entries : null, now: new Date(body.datetime),
-            overrides: OVERRIDES.filter((o) => body[o]),
-        });
-        if (answer.status === "ok") {
-            await this.desk.queue.add({
-                kind: "scan", list: list.id, api: list.api, body, owner: ownerOf(record),
-                label: {name: record.attendee.name, product: this.desk.ui.productLabel(record.attendee)},
-            });
-            await this.desk.store.putAttendee(markCheckin(record, body.type, body.datetime));
-            this.onLocalChange(list.id);
-            this.onQueued();
-            const updated = markCheckin(record, body.type, body.datetime);
-            this.showScan(code, {status: "ok", attendee: updated.attendee, line_items: record.line_items},
-                {offline: true, direction: body.type});
-        } else {
-            const attendee = record ? {...record.attendee, checked_in_at: answer.checked_in_at || record.attendee.checked_in_at} : null;
-            this.showScan(code, {...answer, attendee, line_items: record && record.line_items},
-                {offline: true, direction: body.type, retry});
-        }
-    }
-
     /** retry(flags): the same action again with an override, if the refusal offers one. */
     showScan(code, data, {offline, direction, retry = null}) {
-        const {ui, cards} = this.desk;
+        const {ui, cards, badges} = this.desk;
         this.shownCode = code;
-        this.feedback(ui.showScanAnswer(data, {offline, direction}));
+        this.feedback(ui.showScanAnswer(data, {offline, direction, list: this.listShown(data)}));
         if (data.status === "error" && OVERRIDES.includes(data.override) && retry) {
             ui.offerOverride(data.override === "force" ? this.T.force_checkin : this.T.unpaid_checkin,
                 () => retry({[data.override]: true}));
@@ -187,37 +148,57 @@ export class DeskActions {
             return;
         }
         const admittedNow = data.status === "ok" && direction === "entry";
+        const listId = (data.list && data.list.id) || this.desk.lists.currentId;
         cards.showCard({
             attendee: admittedNow && !attendee.checked_in
                 ? {...attendee, checked_in: true, checked_in_at: (data.checkin && data.checkin.datetime) || new Date().toISOString()}
                 : attendee,
             lineItems: data.line_items || [],
             offline,
-            onHandOut: code ? (li) => this.handOut(code, attendee, li) : null,
+            onHandOut: code ? (li) => this.handOut(code, attendee, li, listId) : null,
+            onPrintBadge: offline ? null : badges.buttonFor(data.badge),
         });
+        badges.afterScan(data, {offline, direction});
         if (code && !data.line_items && !offline) {
-            this.completeCard(code);
+            this.completeCard(code, listId);
         }
+    }
+
+    /** The list that answered, when the desk scans against several (else null). */
+    listShown(data) {
+        if (this.desk.lists.chosen.length < 2 || !data.list) {
+            return null;
+        }
+        return data.list.name || null;
     }
 
     /** A refused scan's answer has no line items: fetch them, so add-ons can still be
-     * handed out to someone who is already inside. */
-    async completeCard(code) {
-        const list = this.desk.lists.current;
-        const response = await this.ask(() => this.desk.lists.api(list.id).lookup(code)).catch(() => null);
+     * handed out (and a badge reprinted) for someone who is already inside. */
+    async completeCard(code, listId = this.desk.lists.currentId) {
+        const api = this.desk.lists.api(listId);
+        const response = api ? await this.ask(() => api.lookup(code)).catch(() => null) : null;
         const card = document.getElementById("desk-card");
         if (response && response.status === 200 && response.data && this.shownCode === code && !card.hidden) {
-            this.desk.cards.showCard({
-                attendee: response.data.attendee,
-                lineItems: response.data.line_items || [],
-                onHandOut: (li) => this.handOut(code, response.data.attendee, li),
-            });
+            this.showLookup(code, response.data, listId);
         }
     }
 
+    /** The card for a lookup's answer on a list (after a refusal, or a search result's
+     * "Print badge"). */
+    showLookup(code, data, listId) {
+        this.shownCode = code;
+        this.desk.cards.showCard({
+            attendee: data.attendee,
+            lineItems: data.line_items || [],
+            onHandOut: (li) => this.handOut(code, data.attendee, li, listId),
+            onPrintBadge: this.desk.badges.buttonFor(data.badge),
+        });
+    }
+
     /** Keep the downloaded record in step with what the server just said about it: its
-     * entries so far and hand-outs. Its offline steps stay until the next download. */
-    async rememberAnswer(listId, {code = null, owner = null}, data) {
+     * entries so far, hand-outs and the check-in questions answered (answers: those sent).
+     * Its other offline steps stay until the next download. */
+    async rememberAnswer(listId, {code = null, owner = null}, data, {answers = null} = {}) {
         const store = this.desk.store;
         if (!store || !data || !data.attendee) {
             return;
@@ -235,6 +216,7 @@ export class DeskActions {
             checked_in: data.attendee.checked_in, checked_in_at: data.attendee.checked_in_at}};
         if (data.status === "ok" && data.checkin) {
             updated.last = data.checkin.type;
+            updated = markAnswered(updated, answers);
         }
         if (data.line_item) {
             updated = markRedeemed(updated, data.line_item.line_item_id, data.line_item.redeemed_at);
@@ -243,15 +225,19 @@ export class DeskActions {
         this.onLocalChange(listId);
     }
 
-    handOut(code, attendee, lineItem) {
-        return handOut(this, code, attendee, lineItem);
+    handOut(code, attendee, lineItem, listId = null) {
+        return handOut(this, code, attendee, lineItem, listId);
     }
 
     search(query) {
         return search(this, query);
     }
 
-    checkInRecord(list, record, options) {
-        return checkInRecord(this, list, record, options);
+    checkInRecord(record, options) {
+        return checkInRecord(this, record, options);
+    }
+
+    printFromHit(hit) {
+        return printFromHit(this, hit);
     }
 }

@@ -1,5 +1,6 @@
-/* The view's lists: the attendee card with the add-ons to hand out, the search results, and
- * the uploads that were set aside (parked). Only textContent is used for data. */
+/* The view's lists: the attendee card (the answers pretix shows at check-in, the add-ons to
+ * hand out, the badge to print), the search results, and the uploads that were set aside
+ * (parked). Only textContent is used for data. */
 
 import {localized} from "./ui.js";
 import {el, fmt} from "./util.js";
@@ -25,8 +26,9 @@ export class DeskCards {
     /**
      * @param attendee, lineItems  as the desk API sends them
      * @param onHandOut  function(lineItem), or null when hand-out is impossible here
+     * @param onPrintBadge  function() printing the attendee's badge, or null
      */
-    showCard({attendee, lineItems = [], onHandOut = null, offline = false}) {
+    showCard({attendee, lineItems = [], onHandOut = null, onPrintBadge = null, offline = false}) {
         const T = this.T;
         const ui = this.ui;
         const card = this.$("desk-card");
@@ -52,16 +54,23 @@ export class DeskCards {
             return el("li", {class: "desk-addon" + (li.redeemed ? " desk-addon--done" : ""), "data-line-item": String(li.line_item_id)},
                 el("span", {class: "desk-addon-name", text: product}), action);
         });
+        const shown = (attendee.shown_answers || []).filter((a) => a && a.question);
         fill(card,
             el("div", {class: "desk-card-head"},
                 el("h2", {class: "desk-card-name", text: attendee.name || "—"}),
                 attendee.require_attention ? el("span", {class: "desk-badge desk-badge--attention", text: T.attention}) : null,
+                onPrintBadge ? el("button", {
+                    type: "button", class: "desk-btn desk-btn--small desk-print-badge", onclick: () => onPrintBadge(),
+                }, T.print_badge) : null,
             ),
             el("dl", {class: "desk-card-facts"},
                 el("dt", {text: T.product}), el("dd", {text: ui.productLabel(attendee)}),
                 el("dt", {text: T.order}), el("dd", {text: attendee.order || ""}),
                 attendee.email ? [el("dt", {text: T.email}), el("dd", {text: attendee.email})] : null,
             ),
+            shown.length ? el("dl", {class: "desk-card-facts desk-shown-answers"},
+                shown.flatMap((a) => [el("dt", {text: a.question}), el("dd", {text: a.answer || "—"})]),
+            ) : null,
             el("p", {class: "desk-card-status", text: status}),
             redeemable.length ? el("h3", {text: T.addons}) : null,
             redeemable.length ? el("ul", {class: "desk-addons"}, rows) : null,
@@ -84,8 +93,9 @@ export class DeskCards {
     }
 
     /** hits: [{attendee, access_code?, record?}]; a hit gets "Check in" when onCheckIn can
-     * act on it (a code online, a downloaded record offline). */
-    showResults(hits, {onCheckIn, offline = false} = {}) {
+     * act on it (a code online, a downloaded record offline), and "Print badge" online when
+     * onPrintBadge is given. */
+    showResults(hits, {onCheckIn, onPrintBadge = null, offline = false} = {}) {
         const T = this.T;
         const ui = this.ui;
         const box = this.$("desk-results");
@@ -98,10 +108,15 @@ export class DeskCards {
                     el("span", {class: a.checked_in ? "desk-hit-in" : "desk-muted",
                         text: a.checked_in ? fmt(T.checked_in_at, {time: ui.time(a.checked_in_at)}) : T.not_checked_in}),
                 ),
-                (hit.access_code || hit.record) ? el("button", {
-                    type: "button", class: "desk-btn desk-btn--primary desk-hit-checkin",
-                    onclick: () => onCheckIn(hit),
-                }, T.checkin_click) : null,
+                el("div", {class: "desk-hit-actions"},
+                    (hit.access_code && onPrintBadge) ? el("button", {
+                        type: "button", class: "desk-btn desk-hit-badge", onclick: () => onPrintBadge(hit),
+                    }, T.print_badge) : null,
+                    (hit.access_code || hit.record) ? el("button", {
+                        type: "button", class: "desk-btn desk-btn--primary desk-hit-checkin",
+                        onclick: () => onCheckIn(hit),
+                    }, T.checkin_click) : null,
+                ),
             );
         });
         fill(box,
@@ -122,6 +137,9 @@ export class DeskCards {
 
     /** Uploads set aside: refused by the server, for an unknown list, or failing. */
     parkedText(item) {
+        if (item.response && item.response.answers) {
+            return this.T.parked_answers;
+        }
         if (item.why === "unknown_list") {
             return this.T.parked_unknown_list;
         }

@@ -6,10 +6,11 @@ import {isAuthProblem} from "./api.js";
 import {answerRedeemOffline, markRedeemed, ownerOf} from "./offline.js";
 import {fmt, newNonce} from "./util.js";
 
-/** actions: the DeskActions (ask, findByCode, queued, feedback, ...) */
-export async function handOut(actions, code, attendee, lineItem) {
+/** actions: the DeskActions (ask, findByCode, queued, feedback, ...); listId: the list the
+ * attendee's card came from (with several lists, the one that answered the scan). */
+export async function handOut(actions, code, attendee, lineItem, listId = null) {
     const {lists, ui, cards} = actions.desk;
-    const list = lists.current;
+    const list = lists.get(listId) || lists.current;
     const body = {access_code: code, line_item_id: lineItem.line_item_id, nonce: newNonce()};
     const startedAt = new Date().toISOString();
     try {

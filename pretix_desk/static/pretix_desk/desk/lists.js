@@ -1,5 +1,6 @@
-/* The check-in lists this page offers, the one the desk works on, and one API client per
- * list. Every client reports its outcomes to the connectivity state. */
+/* The check-in lists this page offers, the one the desk works on (the primary list) and
+ * those it also scans for, and one API client per list. Every client reports its outcomes to
+ * the connectivity state. */
 
 import {DeskApi} from "./api.js";
 
@@ -15,6 +16,9 @@ export class DeskLists {
         this.csrfToken = csrfToken;
         this.clients = new Map();
         this.currentId = null;
+        /** The lists scanned after the primary one, in order (pretix: the first that admits
+         * the ticket checks it in). */
+        this.alsoIds = [];
     }
 
     get size() {
@@ -27,6 +31,19 @@ export class DeskLists {
 
     get current() {
         return this.byId.get(this.currentId) || null;
+    }
+
+    get(listId) {
+        return this.byId.get(listId) || null;
+    }
+
+    /** The lists this desk scans against, the primary one first. */
+    get chosen() {
+        const current = this.current;
+        if (!current) {
+            return [];
+        }
+        return [current, ...this.alsoIds.filter((id) => id !== current.id && this.has(id)).map((id) => this.byId.get(id))];
     }
 
     /** The API base of a list this page offers, or null. */

@@ -1,7 +1,11 @@
 /* The desk scanner page: builds the modules and wires them to each other and to the page's
  * controls. It decides nothing itself:
  *   connectivity.js  whether the server is reachable: the one state everybody reads
- *   actions.js       scan, hand out, search (the server, else offline.js and the queue)
+ *   actions.js       scan, hand out, search (the server, else offline.js and the queue);
+ *                    checkin.js the scan itself, questions.js the check-in questions form,
+ *                    badges.js badge printing
+ *   lists.js, setup.js  the primary list, the lists it also scans for, gate and badge
+ *                    settings (remembered in prefs.js)
  *   sync.js          queue upload and list download in the background
  *   storage.js       the offline store and queue (store.js, queue.js), or none
  *   privacy.js       log out, remove the download, another user's data
@@ -9,6 +13,7 @@
  * Configuration and translated strings come from JSON blocks the server renders. */
 
 import {DeskActions} from "./actions.js";
+import {Badges} from "./badges.js";
 import {cameraButton} from "./camera.js";
 import {DeskCards} from "./cards.js";
 import {Connectivity} from "./connectivity.js";
@@ -16,7 +21,9 @@ import {Counters} from "./counters.js";
 import {DeskLists} from "./lists.js";
 import {Prefs} from "./prefs.js";
 import {logout, removeDownloadsNow} from "./privacy.js";
+import {QuestionForm} from "./questions.js";
 import {attachScanner} from "./scanner.js";
+import {DeskSetup} from "./setup.js";
 import {beep, unlock} from "./sound.js";
 import {OfflineMode} from "./storage.js";
 import {Sync} from "./sync.js";
@@ -51,6 +58,23 @@ export class Desk {
         this.prefs = new Prefs(config.storage_key);
         this.conn = new Connectivity({reachable: navigator.onLine !== false, capable: false});
         this.lists = new DeskLists({lists: config.lists, reporter: this.conn, csrfToken: () => csrfToken(config)});
+        this.setup = new DeskSetup({
+            box: $("desk-setup"), config, prefs: this.prefs, lists: this.lists, T,
+            onChange: (what) => what === "lists" && this.sync.now(),
+        });
+        this.questions = new QuestionForm({
+            box: $("desk-questions"), T,
+            // The form has the keyboard: a scanner fills its focused field, starts no scan.
+            onOpen: () => this.scanner.hold(true),
+            onClose: () => {
+                this.scanner.hold(false);
+                this.scanner.focus();
+            },
+        });
+        this.badges = new Badges({
+            enabled: config.badges, prefs: this.prefs, ui: this.ui, T,
+            onPrinted: () => this.scanner.focus(),
+        });
         this.actions = new DeskActions(this, {
             feedback: (kind) => this.feedback(kind),
             onLocalChange: (listId) => this.counters.list(listId),
@@ -64,7 +88,9 @@ export class Desk {
             onReady: () => this.refresh().then(() => this.sync.now()),
             onQueueChange: () => this.counters.queue(),
             onAccepted: (item, data) => this.actions.rememberAnswer(
-                item.list, item.body.access_code ? {code: item.body.access_code} : {owner: item.owner}, data),
+                (data && data.list && data.list.id) || item.list,
+                item.body.access_code ? {code: item.body.access_code} : {owner: item.owner}, data,
+                {answers: item.body.answers}),
         });
     }
 
@@ -110,6 +136,7 @@ export class Desk {
         }
         select.disabled = this.lists.size === 0;
         select.addEventListener("change", () => this.chooseList(parseInt(select.value, 10)));
+        this.setup.render();
 
         this.setDirection(this.prefs.direction);
         $("desk-dir-entry").addEventListener("click", () => this.setDirection("entry"));
@@ -163,6 +190,8 @@ export class Desk {
             placeholder.remove();
         }
         $("desk-list").classList.remove("desk-attention");
+        this.questions.cancel();
+        this.setup.render();
         this.cards.hideCard();
         this.cards.hideResults();
         this.ui.showResult("idle", {title: this.T.ready, reason: this.T.ready_hint});

@@ -1,6 +1,9 @@
-/* The desk's settings in localStorage, per event (the page's storage key): the chosen list,
- * the direction, the sound, and whether the list download was switched off on this device.
+/* The desk's settings in localStorage, per event (the page's storage key): the chosen list
+ * and the lists it also scans for, the gate, the direction, the sound, badge printing, and
+ * whether the list download was switched off on this device.
  * Without localStorage (some private windows) the settings last until the page closes. */
+
+export const BADGE_MODES = ["auto", "button", "off"];
 
 export class Prefs {
     constructor(storageKey, storage = globalThis.localStorage) {
@@ -36,6 +39,34 @@ export class Prefs {
 
     set listId(id) {
         this.set("list", String(id));
+    }
+
+    /** The lists this desk also scans for, after the chosen one, in order. */
+    get alsoLists() {
+        return (this.get("also") || "").split(",").map((v) => parseInt(v, 10)).filter((id) => id > 0);
+    }
+
+    set alsoLists(ids) {
+        this.set("also", ids.length ? ids.join(",") : null);
+    }
+
+    /** The identifier of the gate this desk stands at, or "" for none. */
+    get gate() {
+        return this.get("gate") || "";
+    }
+
+    set gate(identifier) {
+        this.set("gate", identifier || null);
+    }
+
+    /** Badge printing: "auto" (on each check-in), "button" (on request) or "off". */
+    get badges() {
+        const mode = this.get("badges");
+        return BADGE_MODES.includes(mode) ? mode : "button";
+    }
+
+    set badges(mode) {
+        this.set("badges", BADGE_MODES.includes(mode) ? mode : null);
     }
 
     get direction() {

@@ -62,6 +62,9 @@ function isEditable(target) {
 export function attachScanner(input, onSubmit, {idle = BURST_IDLE} = {}) {
     const detector = new BurstDetector();
     let idleTimer = null;
+    // While a form of the page has the keyboard (check-in questions), keys stay where the
+    // focus is: a scanner then fills the focused field and starts no scan.
+    let held = false;
 
     const submit = (enter) => {
         clearTimeout(idleTimer);
@@ -103,7 +106,7 @@ export function attachScanner(input, onSubmit, {idle = BURST_IDLE} = {}) {
 
     // Keys typed while something else has focus (a button, the page) go to the input.
     document.addEventListener("keydown", (e) => {
-        if (e.target === input || isEditable(e.target) || e.ctrlKey || e.metaKey || e.altKey) {
+        if (held || e.target === input || isEditable(e.target) || e.ctrlKey || e.metaKey || e.altKey) {
             return;
         }
         if (e.key === " " && e.target !== document.body) {
@@ -124,7 +127,7 @@ export function attachScanner(input, onSubmit, {idle = BURST_IDLE} = {}) {
     // After any control was used (a button, a checkbox, a list picked in the drop-down), the
     // next scan must reach the input: focus goes back to it.
     const refocus = () => setTimeout(() => {
-        if (!isEditable(document.activeElement)) {
+        if (!held && !isEditable(document.activeElement)) {
             input.focus({preventScroll: true});
         }
     }, 0);
@@ -143,12 +146,21 @@ export function attachScanner(input, onSubmit, {idle = BURST_IDLE} = {}) {
 
     return {
         focus() {
-            if (document.activeElement !== input && !isEditable(document.activeElement)) {
+            if (!held && document.activeElement !== input && !isEditable(document.activeElement)) {
                 input.focus({preventScroll: true});
             }
         },
         reset() {
             detector.reset();
+        },
+        /** on: keys stay with the focused element (no redirect, no refocus), and the code
+         * input is disabled; off: back to scanning. */
+        hold(on) {
+            held = !!on;
+            clearTimeout(idleTimer);
+            detector.reset();
+            input.value = "";
+            input.disabled = held;
         },
     };
 }

@@ -1,16 +1,32 @@
-/* Finding someone who lost their ticket: the server's search (results carry the access
- * code, "Check in" scans it), or offline the downloaded list (results carry the record;
- * "Check in" applies its offline steps and queues a scan by position: the store holds no
- * codes). */
+/* Finding someone who lost their ticket, on every list the desk scans against: the server's
+ * search (results carry the access code, "Check in" scans it), or offline the downloaded
+ * lists (results carry the record; "Check in" applies its offline steps and queues a scan by
+ * position: the store holds no codes). Online a result can also print its badge. */
 
 import {isAuthProblem} from "./api.js";
+import {checkInOffline, scanTarget} from "./checkin.js";
 import {ownerOf} from "./offline.js";
 import {newNonce} from "./util.js";
 
+/** One hit per person, the first list's first. */
+function unique(hits) {
+    const seen = new Set();
+    return hits.filter((hit) => {
+        const id = hit.attendee && hit.attendee.position_id;
+        if (id === undefined || id === null) {
+            return true;
+        }
+        if (seen.has(id)) {
+            return false;
+        }
+        seen.add(id);
+        return true;
+    });
+}
+
 export async function search(actions, query) {
     const {lists, ui, cards} = actions.desk;
-    const list = lists.current;
-    if (!list) {
+    if (!lists.current) {
         actions.needList();
         return;
     }
@@ -19,23 +35,46 @@ export async function search(actions, query) {
         return;
     }
     try {
-        const response = await actions.ask(() => lists.api(list.id).search(query));
-        if (response) {
-            if (response.status === 200) {
-                const raw = Array.isArray(response.data) ? response.data : (response.data.results || []);
-                const hits = raw.map((r) => (r.attendee ? r : {attendee: r, access_code: r.access_code}));
-                cards.showResults(hits, {onCheckIn: (hit) => actions.scan(hit.access_code, {source: "manual"})});
-            } else if (isAuthProblem(response.status)) {
-                actions.noteAuth(response.status);
-            } else {
-                ui.note((response.data && (response.data.detail || response.data.q)) || actions.T.reason_error);
+        const chosen = lists.chosen;
+        const responses = [];
+        for (const list of chosen) {
+            const response = await actions.ask(() => lists.api(list.id).search(query));
+            if (!response) {
+                break;
             }
+            responses.push([list, response]);
+        }
+        if (responses.length === chosen.length) {
+            const refused = responses.find(([, r]) => r.status !== 200);
+            if (refused) {
+                const [, response] = refused;
+                if (isAuthProblem(response.status)) {
+                    actions.noteAuth(response.status);
+                } else {
+                    ui.note((response.data && (response.data.detail || response.data.q)) || actions.T.reason_error);
+                }
+                return;
+            }
+            const hits = responses.flatMap(([list, response]) => {
+                const raw = Array.isArray(response.data) ? response.data : (response.data.results || []);
+                return raw.map((r) => ({...(r.attendee ? r : {attendee: r, access_code: r.access_code}), listId: list.id}));
+            });
+            const badges = actions.desk.badges.mode !== "off";
+            cards.showResults(unique(hits), {
+                onCheckIn: (hit) => actions.scan(hit.access_code, {source: "manual"}),
+                onPrintBadge: badges ? (hit) => actions.printFromHit(hit) : null,
+            });
             return;
         }
-        const records = actions.desk.store ? await actions.desk.store.search(list.id, query) : [];
-        cards.showResults(records.map((record) => ({attendee: record.attendee, record})), {
+        const store = actions.desk.store;
+        const found = [];
+        for (const list of chosen) {
+            const records = store ? await store.search(list.id, query) : [];
+            found.push(...records.map((record) => ({attendee: record.attendee, record, listId: list.id})));
+        }
+        cards.showResults(unique(found), {
             offline: true,
-            onCheckIn: (hit) => checkInRecord(actions, list, hit.record),
+            onCheckIn: (hit) => actions.checkInRecord(hit.record),
         });
     } catch (e) {
         actions.failed(e);
@@ -44,19 +83,55 @@ export async function search(actions, query) {
 
 /** "Check in" on an offline search result: the store holds no codes, so the queued scan
  * names the position instead (the scan endpoint accepts position_id). */
-export async function checkInRecord(actions, list, record, {flags = {}} = {}) {
+export async function checkInRecord(actions, record, {flags = {}} = {}) {
+    const desk = actions.desk;
+    if (!desk.lists.current) {
+        actions.needList();
+        return;
+    }
+    if (desk.questions.isOpen) {
+        desk.ui.note(actions.T.questions_open);
+        return;
+    }
     try {
-        const store = actions.desk.store;
-        const meta = store ? await store.getMeta(list.id) : null;
-        // The record as stored now (an earlier click may have changed it).
-        const current = (store && await store.getByOwner(list.id, ownerOf(record))) || record;
+        const owner = ownerOf(record);
         const body = {
-            position_id: current.attendee.position_id, type: actions.desk.prefs.direction,
-            nonce: newNonce(), datetime: new Date().toISOString(), questions_supported: false, ...flags,
+            position_id: record.attendee.position_id, type: desk.prefs.direction,
+            nonce: newNonce(), datetime: new Date().toISOString(),
+            ...scanTarget(desk.lists.chosen, desk.prefs.gate), ...flags,
         };
-        actions.desk.cards.hideResults();
-        const retry = (override) => checkInRecord(actions, list, current, {flags: override});
-        await actions.checkInOffline(list, {meta, record: current, body, retry});
+        desk.cards.hideResults();
+        const retry = (override) => checkInRecord(actions, record, {flags: override});
+        // The record as stored now on each list (an earlier click may have changed it).
+        await checkInOffline(actions, {body, retry, find: (list) => desk.store.getByOwner(list.id, owner)});
+    } catch (e) {
+        actions.failed(e);
+    }
+}
+
+/** "Print badge" on a search result: the server's lookup names the badge (and fills the
+ * card, so staff see whom it is for). */
+export async function printFromHit(actions, hit) {
+    const {lists, ui, badges} = actions.desk;
+    try {
+        const listId = lists.has(hit.listId) ? hit.listId : lists.currentId;
+        const api = lists.api(listId);
+        const response = await actions.ask(() => api.lookup(hit.access_code));
+        if (!response) {
+            ui.note(actions.T.badge_needs_connection);
+            return;
+        }
+        if (response.status !== 200 || !response.data) {
+            ui.note(isAuthProblem(response.status) ? actions.T.forbidden : actions.T.badge_failed);
+            return;
+        }
+        actions.showLookup(hit.access_code, response.data, listId);
+        const print = badges.buttonFor(response.data.badge);
+        if (print) {
+            await print();
+        } else {
+            ui.note(actions.T.badge_none);
+        }
     } catch (e) {
         actions.failed(e);
     }

@@ -1,5 +1,5 @@
-/* The background sync: upload the queue, then bring the chosen list's download up to date
- * (incrementally with the sync token, or in full). Every 30 s online, every 8 s offline (to
+/* The background sync: upload the queue, then bring the download of each list the desk scans
+ * against up to date (incrementally with the sync token, or in full). Every 30 s online, every 8 s offline (to
  * find the server again); at once when the browser says the network is back. */
 
 import {NetworkError} from "./api.js";
@@ -21,14 +21,18 @@ export function metaFrom(data, response, now) {
         etag: response.headers ? response.headers.get("ETag") : null,
         // the list's settings the entries-so-far check needs (docs/offline.rst)
         entries: data.entries || null,
+        // the check-in questions an "ask" step names, by id (docs/offline.rst)
+        questions: data.questions || null,
         last_sync: now,
     };
 }
 
 /** Whether an incremental answer can be merged into what is stored: same salt, and the
- * same format (a server that starts sending offline steps needs a full download). */
+ * same format (a server that starts sending offline steps or question definitions, or a
+ * download stored by a page that kept none, needs a full download). */
 export function canMerge(meta, data) {
-    return !!(meta && meta.sync_token && meta.salt === data.salt && !!meta.entries === !!data.entries);
+    return !!(meta && meta.sync_token && meta.salt === data.salt && !!meta.entries === !!data.entries
+        && !!meta.questions === !!data.questions);
 }
 
 export class Sync {
@@ -55,14 +59,22 @@ export class Sync {
         clearTimeout(this.timer);
     }
 
-    /** Run a round now (or join the running one). */
+    /** Run a round now. While one runs, another follows it (what was asked for may have
+     * changed meanwhile, e.g. a list to download was added); both callers wait for it. */
     now() {
-        if (!this.running) {
-            this.running = this.round().finally(() => {
-                this.running = null;
-                this.schedule();
-            });
+        if (this.running) {
+            if (!this.next) {
+                this.next = this.running.catch(() => {}).then(() => {
+                    this.next = null;
+                    return this.now();
+                });
+            }
+            return this.next;
         }
+        this.running = this.round().finally(() => {
+            this.running = null;
+            this.schedule();
+        });
         return this.running;
     }
 
@@ -82,7 +94,12 @@ export class Sync {
                 // A broken upload must not keep the list from refreshing.
             }
             if (lists.currentId && !prefs.downloadsOff) {
-                await this.preload(lists.currentId);
+                for (const list of lists.chosen) {
+                    await this.preload(list.id);
+                    if (conn.state === "offline") {
+                        break; // the next list would only wait for the same failure
+                    }
+                }
             } else if (lists.currentId && conn.state === "offline") {
                 // Nothing to upload or download, but the server must still be found again.
                 await lists.api(lists.currentId).probe().catch(() => null);

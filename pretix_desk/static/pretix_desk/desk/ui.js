@@ -52,9 +52,10 @@ export class DeskUI {
         return this.T["unverified_" + reason] || this.T.unverified_server;
     }
 
-    /** state: idle | working | ok | warn | error | unverified. A new answer replaces the
-     * note too: nothing said about the previous scan stays under it. */
-    showResult(state, {title = "", reason = "", name = "", product = "", attention = false, offline = false} = {}) {
+    /** state: idle | working | ask | ok | warn | error | unverified. A new answer replaces
+     * the note too: nothing said about the previous scan stays under it. texts: pretix's
+     * check-in texts for staff (order, product, variation), shown prominently. */
+    showResult(state, {title = "", reason = "", name = "", product = "", attention = false, offline = false, texts = []} = {}) {
         const box = this.$("desk-result");
         box.className = "desk-result desk-result--" + state;
         box.dataset.state = state;
@@ -64,8 +65,34 @@ export class DeskUI {
         this.$("desk-result-name").textContent = name || "";
         this.$("desk-result-product").textContent = product || "";
         this.$("desk-result-attention").hidden = !attention;
+        box.classList.toggle("desk-result--attention", !!attention);
+        const shownTexts = (texts || []).filter((t) => typeof t === "string" && t.trim());
+        this.$("desk-result-texts").replaceChildren(...shownTexts.map((t) => el("li", {text: t})));
+        this.$("desk-result-texts").hidden = !shownTexts.length;
         this.$("desk-result-actions").replaceChildren();
         this.note("");
+    }
+
+    /** What the result panel shows of an attendee, whatever the answer. */
+    attendeeShown(attendee, offline) {
+        return {
+            name: attendee ? attendee.name : "",
+            product: this.productLabel(attendee),
+            attention: !!(attendee && attendee.require_attention),
+            texts: (attendee && attendee.checkin_texts) || [],
+            offline,
+        };
+    }
+
+    /** Check-in questions are being asked (the form is below the panel). */
+    showQuestions({attendee = null, offline = false} = {}) {
+        this.showResult("ask", {...this.attendeeShown(attendee, offline), title: this.T.questions_title,
+            reason: offline ? this.T.answered_offline : ""});
+    }
+
+    /** The questions were not answered (cancelled, or the desk cannot ask them). */
+    showNotCheckedIn({attendee = null, offline = false} = {}, reason = "") {
+        this.showResult("error", {...this.attendeeShown(attendee, offline), title: this.T.not_checked_in_title, reason});
     }
 
     /** A button under a refusal that staff may override ("Check in anyway"). */
@@ -75,20 +102,17 @@ export class DeskUI {
         }, label));
     }
 
-    /** The panel for a scan's answer. data: {status: ok|error|unverified, reason, ...}. */
-    showScanAnswer(data, {offline = false, direction = "entry"} = {}) {
+    /** The panel for a scan's answer. data: {status: ok|error|unverified, reason, ...}.
+     * list: the name of the list that answered, when the desk scans against several. */
+    showScanAnswer(data, {offline = false, direction = "entry", list = null} = {}) {
         const T = this.T;
         const attendee = data.attendee || null;
-        const common = {
-            name: attendee ? attendee.name : "",
-            product: this.productLabel(attendee),
-            attention: !!(attendee && attendee.require_attention),
-            offline,
-        };
+        const common = this.attendeeShown(attendee, offline);
+        const onList = list ? fmt(T.on_list, {list}) : "";
         if (data.status === "ok") {
             const type = (data.checkin && data.checkin.type) || direction;
             const title = offline ? T.ok_offline : (type === "exit" ? T.ok_exit : T.ok_entry);
-            this.showResult("ok", {...common, title});
+            this.showResult("ok", {...common, title, reason: onList});
             return common.attention ? "warn" : "ok";
         }
         if (data.status === "unverified") {
@@ -105,7 +129,7 @@ export class DeskUI {
             title += ": " + data.reason_explanation;
         }
         const state = reason === "already_redeemed" ? "warn" : "error";
-        this.showResult(state, {...common, title, reason: offline ? T.answered_offline : ""});
+        this.showResult(state, {...common, title, reason: [offline ? T.answered_offline : "", onList].filter(Boolean).join(" · ")});
         return state;
     }
 
