@@ -151,9 +151,11 @@ def check_in_orders(*, event, order_ids, ruleset, modes, payment_methods, status
             positions = [op for op in positions if op.order.status in statuses]
         if not positions:
             return []
-        # Read after the lock: a concurrent run that held it has committed by now.
+        # Read after the lock: a concurrent run (or a scan, which locks the position too)
+        # that held it has committed by now. Any successful entry counts, automatic or
+        # scanned: a ticket is never checked in twice on one list.
         existing = (
-            Checkin.objects.filter(position__order_id__in=list(orders), auto_checked_in=True)
+            Checkin.objects.filter(position__order_id__in=list(orders), type=Checkin.TYPE_ENTRY)
             .order_by()
             .values_list("position_id", "list_id")
         )

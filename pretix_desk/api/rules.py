@@ -47,11 +47,21 @@ DEFAULTS = {
 PLACED_NEEDS_ALL_PAYMENT_METHODS = _("all_payment_methods should be used for mode=placed")
 
 
+class IdentifierRelatedField(serializers.SlugRelatedField):
+    """A sales channel by identifier; text PostgreSQL cannot store (a NUL character) is no
+    identifier, and must be a 400, not a database error."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\x00"))
+        return super().to_internal_value(data)
+
+
 class AutoCheckinRuleSerializer(serializers.ModelSerializer):
     list = serializers.PrimaryKeyRelatedField(
         queryset=CheckinList.objects.none(), allow_null=True, required=False,
     )
-    limit_sales_channels = serializers.SlugRelatedField(
+    limit_sales_channels = IdentifierRelatedField(
         slug_field="identifier", queryset=SalesChannel.objects.none(), many=True,
         required=False,
     )

@@ -4,6 +4,8 @@ Those tests are marked ``stack``; scripts/test runs them in a step of their own 
 both the SQLite and the PostgreSQL pass). ``stack`` is one stack for the whole session:
 tests must not depend on each other's data (seed a new organizer with ``seed_organizer``
 under a slug of their own)."""
+import os
+
 import pytest
 
 from tests.stack.harness import Stack
@@ -11,7 +13,7 @@ from tests.stack.harness import Stack
 
 @pytest.fixture(scope="session")
 def stack():
-    with Stack() as s:
+    with Stack(keep=bool(os.environ.get("PRETIX_DESK_STACK_KEEP"))) as s:
         yield s
 
 
