@@ -179,8 +179,12 @@ def test_payment_with_auto_checkin_racing_a_manual_scan(stack, world):
         return answer
 
     def scan(i, secret):
-        return request(desk(stack, world, node_of(i + 1), "scan", event=paid["event"], ids=paid), token,
-                       {"access_code": secret, "ignore_unpaid": True})
+        url = desk(stack, world, node_of(i + 1), "scan", event=paid["event"], ids=paid)
+        answer = request(url, token, {"access_code": secret, "ignore_unpaid": True})
+        if answer[0] == 500:  # the other side of the same deadlock (see pay)
+            deadlocks.append(secret)
+            answer = request(url, token, {"access_code": secret, "ignore_unpaid": True})
+        return answer
 
     (code, secret), *racing = paid["orders"]
     answers = [(scan(0, secret), pay(0, code))]
