@@ -67,7 +67,8 @@ def test_concurrent_runs_for_one_order_do_not_duplicate(event, ticket, clist, mo
 
 def test_apply_racing_live_checkins_and_scans(event, ticket, clist, monkeypatch):
     """A rule applied to existing orders while the same orders are paid (live rules) and
-    scanned at the door: no errors, no deadlocks, one automatic check-in per ticket."""
+    scanned at the door: no errors, no deadlocks, at most one automatic check-in per ticket
+    (none for a ticket whose scan came first: a ticket with an entry counts as checked in)."""
     clist.allow_multiple_entries = True
     clist.save()
     rule = AutoCheckinRule.objects.create(event=event, list=clist, mode="paid")
@@ -116,5 +117,11 @@ def test_apply_racing_live_checkins_and_scans(event, ticket, clist, monkeypatch)
     autos = Counter(
         Checkin.objects.filter(list=clist, auto_checked_in=True).values_list("position_id", flat=True)
     )
-    assert autos == Counter({op.pk: 1 for op in positions})
+    assert set(autos) <= {op.pk for op in positions} and set(autos.values()) <= {1}
     assert Checkin.objects.filter(list=clist, auto_checked_in=False).count() == len(positions)
+    # Every ticket is checked in, and an automatic check-in came only before the scan.
+    first = {}
+    for ci in Checkin.objects.filter(list=clist).order_by("pk"):
+        first.setdefault(ci.position_id, ci)
+    assert set(first) == {op.pk for op in positions}
+    assert all(first[pk].auto_checked_in for pk in autos)
