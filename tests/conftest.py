@@ -8,7 +8,8 @@ import pytest
 from django.utils.timezone import now
 from django_scopes import scopes_disabled
 from pretix.base.models import (
-    CheckinList, Event, Item, Order, OrderPosition, Organizer, SalesChannel, Team, User,
+    CheckinList, Event, Item, Order, OrderPosition, Organizer, Quota, SalesChannel,
+    Team, User,
 )
 from rest_framework.test import APIClient
 
@@ -68,6 +69,15 @@ def tshirt(event):
     item.variations.create(value="S")
     item.variations.create(value="M")
     return item
+
+
+@pytest.fixture
+def quota(event, ticket, tshirt):
+    """Unlimited quota for the ticket and the T-shirt, for orders through pretix's own code."""
+    q = Quota.objects.create(event=event, name="All", size=None)
+    q.items.add(ticket, tshirt)
+    q.variations.add(*tshirt.variations.all())
+    return q
 
 
 @pytest.fixture

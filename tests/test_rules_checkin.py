@@ -7,9 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.timezone import now
 from pretix.api.models import WebHook
-from pretix.base.models import (
-    Checkin, CheckinList, Item, LogEntry, Order, OrderPayment, Quota,
-)
+from pretix.base.models import Checkin, CheckinList, Item, LogEntry, Order, OrderPayment
 from pretix.base.signals import checkin_created, order_paid, order_placed
 from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
@@ -328,14 +326,6 @@ def test_no_rules_costs_one_query(event, ticket, clist):
 
 
 # --- orders created through pretix's own order API -----------------------------------------
-
-
-@pytest.fixture
-def quota(event, ticket, tshirt):
-    q = Quota.objects.create(event=event, name="All", size=None)
-    q.items.add(ticket, tshirt)
-    q.variations.add(*tshirt.variations.all())
-    return q
 
 
 def _api_order(token_client, event, ticket, *, status, payment_provider=None):

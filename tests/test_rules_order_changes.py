@@ -26,14 +26,6 @@ def checkins(order):
 
 
 @pytest.fixture
-def quota(event, ticket, tshirt):
-    q = Quota.objects.create(event=event, name="All", size=None)
-    q.items.add(ticket, tshirt)
-    q.variations.add(*tshirt.variations.all())
-    return q
-
-
-@pytest.fixture
 def merch(event, tshirt):
     cl = CheckinList.objects.create(event=event, name="Merch", all_products=False)
     cl.limit_products.add(tshirt)
