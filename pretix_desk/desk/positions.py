@@ -1,7 +1,8 @@
 """Finding order positions for a check-in list: by access code, for the offline copy, with the
 check-in and redemption state the desk shows annotated in the same query."""
 from django.db.models import (
-    Exists, F, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects,
+    BooleanField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, Subquery,
+    prefetch_related_objects,
 )
 from pretix.base.models import Checkin, Order, OrderPosition, RevokedTicketSecret
 
@@ -65,8 +66,8 @@ def with_desk_state(qs, *, checkin_list):
 
 
 def desk_positions(qs):
-    """Evaluate a ``with_desk_state`` queryset and load the answers shown at check-in
-    (``shown_answer_list``), with one query for all positions that have any."""
+    """Evaluate a ``with_desk_state`` queryset (or take its rows) and load the answers shown
+    at check-in (``shown_answer_list``), with one query for all positions that have any."""
     positions = list(qs)
     wanted = [op for op in positions if op.has_shown_answers]
     for op in positions:
@@ -79,30 +80,47 @@ def desk_positions(qs):
     return positions
 
 
-def find_candidates(*, checkin_list, access_code=None, position_id=None):
+def find_candidates(*, checkin_list, access_code=None, position_id=None, lock_orders=False):
     """Positions of the list's event a scanned code (or a position picked from a search)
     can mean, the ticket itself first.
 
     The same set pretix's check-in API searches: positions that are not canceled, of the
     list's date; a canceled order is found (pretix answers ``canceled``), a canceled
     position or another date's ticket is not (``invalid``).
+
+    The same query also reads the ticket's add-ons, which the desk shows as its line items
+    (``line_items_of``), so a scan needs no second query for them. ``lock_orders`` locks
+    the orders (``FOR UPDATE``, in the caller's transaction): pretix locks an order before
+    its positions, and so must a scan.
     """
     if position_id is not None:
-        q = Q(pk=position_id)
+        match, addons = Q(pk=position_id), Q(addon_to_id=position_id)
     else:
-        q = Q(secret=access_code)
+        match, addons = Q(secret=access_code), Q(addon_to__secret=access_code)
         if checkin_list.addon_match:
-            q |= Q(addon_to__secret=access_code)
-    qs = OrderPosition.objects.filter(q, order__event_id=checkin_list.event_id)
+            match |= addons
     if checkin_list.subevent_id:
-        qs = qs.filter(subevent_id=checkin_list.subevent_id)
-    candidates = desk_positions(
-        with_desk_state(qs, checkin_list=checkin_list)
+        match &= Q(subevent_id=checkin_list.subevent_id)
+    qs = (
+        with_desk_state(
+            OrderPosition.objects.filter(match | addons, order__event_id=checkin_list.event_id),
+            checkin_list=checkin_list,
+        )
+        .annotate(is_candidate=ExpressionWrapper(match, output_field=BooleanField()),
+                  redeemed_at=redeemed_at_subquery())
         .order_by(F("addon_to").asc(nulls_first=True), "pk")
     )
+    if lock_orders:
+        qs = qs.select_for_update(of=("order",))
+    rows = list(qs)
+    candidates = desk_positions([op for op in rows if op.is_candidate])
     for op in candidates:
         # Saves a query wherever pretix touches order.event (log entries, signals).
         op.order.event = checkin_list.event
+        if op.secret == access_code or op.pk == position_id:
+            op.line_item_list = sorted(
+                (r for r in rows if r.addon_to_id == op.pk), key=lambda r: (r.positionid, r.pk),
+            )
     return candidates
 
 
@@ -167,6 +185,8 @@ def line_items_of(*, position):
     """The attendee's add-on and bundled positions, with their redemption time."""
     if not getattr(position, "has_addons", True):
         return []
+    if hasattr(position, "line_item_list"):  # read with the ticket (find_candidates)
+        return position.line_item_list
     return list(
         OrderPosition.objects.filter(addon_to_id=position.pk)
         .select_related("item", "variation")

@@ -30,10 +30,26 @@ def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Check
     the position before it looks at earlier check-ins, so exactly one of them gets in. A
     retried ``nonce`` gets the first attempt's answer, and nothing new is recorded.
 
+    The whole scan is one transaction that locks the ticket's order when it finds the
+    ticket, before ``perform_checkin`` locks the position: a payment locks the order first
+    and the positions after (auto check-in rules), and a scan that took the position first
+    would deadlock with it when ``perform_checkin`` touches the order.
+
     ``answers`` (``{"<question id>": value}``) answer the ticket's check-in questions;
     answers pretix would not accept raise ``questions.InvalidAnswers`` before anything is
     written. Without them, unanswered questions make the outcome ``incomplete``.
     """
+    with transaction.atomic():
+        return _scan(
+            checkin_list=checkin_list, access_code=access_code, position_id=position_id,
+            checkin_type=checkin_type, nonce=nonce, when=when, ignore_unpaid=ignore_unpaid,
+            force=force, gate=gate, answers=answers, questions_supported=questions_supported,
+            user=user, auth=auth,
+        )
+
+
+def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, ignore_unpaid,
+          force, gate, answers, questions_supported, user, auth) -> ScanOutcome:
     device = auth if isinstance(auth, Device) else None
     if device is not None and device.gate_id:
         gate = device.gate  # a device stands at its own gate, whatever the desk says
@@ -43,7 +59,7 @@ def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Check
         nonce=nonce, when=when, gate=gate, device=device, user=user, auth=auth,
     )
     candidates = find_candidates(
-        checkin_list=checkin_list, access_code=access_code, position_id=position_id,
+        checkin_list=checkin_list, access_code=access_code, position_id=position_id, lock_orders=True,
     )
     if nonce:
         earlier = _earlier_scan(candidates=candidates, **record)
