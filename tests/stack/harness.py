@@ -28,6 +28,8 @@ by the next one (their names carry the owner's process id).
         # fault tests: pause a request at a statement, then kill its worker (middleware.py)
         #   POST with header X-Stack-Pause-After: INSERT INTO "pretixbase_checkin"
         #   pid, sql = stack.wait_for_pause(); os.kill(pid, signal.SIGKILL)
+        # stop the Celery worker (warm shutdown; SIGKILL: the whole worker) and start it again
+        stack.stop_celery(signal.SIGTERM); stack.start_celery()
 
 Processes that want the ORM in-process (the benchmark) call ``stack.configure_django()``
 before anything imports Django's settings.
@@ -310,11 +312,7 @@ class Stack:
         if self.static:
             self._timed("collectstatic", self._collectstatic)
         if self.celery:
-            self.celery_service = self._spawn("celery", [
-                PYTHON, "-m", "celery", "-A", "pretix.celery_app", "worker", "--loglevel", "INFO",
-                "--concurrency", "1", "--hostname", "stack-{}@%h".format(self.db_name),
-                "--without-gossip", "--without-mingle",
-            ])
+            self._spawn_celery()
         for node in self.node_list:
             node.gunicorn = self._spawn("gunicorn-" + node.name, [
                 PYTHON, "-m", "gunicorn", "pretix.wsgi", "--name", "pretix-stack-" + node.name,
@@ -669,7 +667,7 @@ class Stack:
                     if self._node_ready(self.nodes[name], pool):
                         pending.discard(name)
                 if not celery_ready:
-                    celery_ready = " ready." in self.celery_service.log.read_text(errors="replace")
+                    celery_ready = self._celery_ready()
                 if pending or not celery_ready:
                     time.sleep(0.3)
 
@@ -696,6 +694,81 @@ class Stack:
         except (urllib.error.URLError, ConnectionError, OSError):
             return None
         return None
+
+    # ------------------------------------------------------------------ Celery
+
+    def _spawn_celery(self):
+        log = self.dir / "logs" / "celery.log"
+        # a restarted worker appends to the log: readiness is read from here on
+        self._celery_log_offset = log.stat().st_size if log.exists() else 0
+        self.celery_service = self._spawn("celery", [
+            PYTHON, "-m", "celery", "-A", "pretix.celery_app", "worker", "--loglevel", "INFO",
+            "--concurrency", "1", "--hostname", "stack-{}@%h".format(self.db_name),
+            "--without-gossip", "--without-mingle",
+        ])
+
+    def _celery_ready(self):
+        with open(self.celery_service.log, "rb") as f:
+            f.seek(self._celery_log_offset)
+            return b" ready." in f.read()
+
+    def celery_pids(self):
+        """The Celery worker's main process, then its pool process (``--concurrency 1``), which
+        runs the tasks; [] while the worker is stopped."""
+        service = self.celery_service
+        if service is None or not service.alive():
+            return []
+        return [service.pid] + children(service.pid)
+
+    def stop_celery(self, sig=signal.SIGTERM, *, group=None, timeout=60):
+        """Stop the Celery worker with ``sig`` and wait until all its processes are gone
+        (``StackError`` after ``timeout`` s); ``start_celery()`` starts it again. Meanwhile
+        pretix's tasks wait in Redis and the web nodes keep serving.
+
+        By default ``SIGTERM`` goes to the worker's main process only: Celery's warm shutdown
+        (what ``kill <pid>`` or ``celery control shutdown`` does) lets the running task finish
+        and hands the messages the worker had reserved back to the broker. ``SIGKILL`` goes to
+        the whole process group, as when the machine or container dies. ``group=True`` sends
+        ``SIGTERM`` to every process at once too, as systemd stops a service
+        (``KillMode=control-group``): Celery's pool process does not handle ``SIGTERM`` and dies
+        mid-task. Returns the main process's exit status."""
+        service = self.celery_service
+        if service is None or not service.alive():
+            raise StackError("the Celery worker is not running")
+        if group is None:
+            group = sig == signal.SIGKILL
+        if group:
+            self._signal(service, sig)
+        else:
+            os.kill(service.pid, sig)
+        deadline = time.monotonic() + timeout
+        while self._group_alive(service.pid, service):
+            if time.monotonic() > deadline:
+                raise StackError("the Celery worker did not stop within {} s after {}:\n{}".format(
+                    timeout, signal.Signals(sig).name, service.log_tail()))
+            time.sleep(0.05)
+        self._say("celery stopped ({}{})".format(signal.Signals(sig).name, " to the group" if group else ""))
+        return service.process.wait()
+
+    def start_celery(self, timeout=None):
+        """Start the Celery worker again (after ``stop_celery``) and wait until it is ready."""
+        if self.celery_service is not None and self.celery_service.alive():
+            raise StackError("the Celery worker is running")
+        start = time.monotonic()
+        self._spawn_celery()
+        deadline = start + (timeout or self.timeout)
+        while not self._celery_ready():
+            if not self.celery_service.alive():
+                raise StackError("celery exited ({}):\n{}".format(self.celery_service.process.returncode,
+                                                                  self.celery_service.log_tail()))
+            if time.monotonic() > deadline:
+                raise StackError("celery not ready:\n" + self.celery_service.log_tail())
+            time.sleep(0.1)
+        self._say("celery started ({:.1f} s)".format(time.monotonic() - start))
+
+    def redis_client(self):
+        """A client of the stack's Redis database (Celery's broker: queues, ``unacked``)."""
+        return self._redis(self.redis_db)
 
     # ------------------------------------------------------------------ helpers
 
