@@ -48,12 +48,9 @@ def apply_rule(*, rule, dry_run, batch_size=BATCH_SIZE, progress=None, user=None
         )
         if not order_ids:
             break
-        payment_methods = (
-            autocheckin.load_payment_methods(order_ids) if ruleset.needs_payment_methods else {}
-        )
         checkins = _retrying(lambda: autocheckin.check_in_orders(
             event=event, order_ids=order_ids, ruleset=ruleset, modes=(rule.mode,),
-            payment_methods=payment_methods, statuses=statuses, dry_run=dry_run,
+            statuses=statuses, dry_run=dry_run,
         ))
         per_list.update(ci.list_id for ci in checkins)
         tickets += len({ci.position_id for ci in checkins})

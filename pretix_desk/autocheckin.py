@@ -7,15 +7,20 @@ webhooks) and the ``checkin_created`` signal.
 
 One code path serves a single order (the signals, see ``check_in_order``) and a batch of
 orders (applying a rule to the orders that exist already, see ``apply.py``): both lock the
-positions, read their existing auto check-ins after the lock and write only what is
-missing, so no ticket is ever auto-checked-in twice on a list, whoever runs at the same
-time.
+positions, read their existing check-ins after the lock and write only what is missing,
+so no ticket is ever auto-checked-in twice on a list, whoever runs at the same time.
+
+An order costs six statements when something is checked in, and one when the event has
+no rules for it: the rules with their conditions and the event's lists (one union), the
+positions (locked), their check-ins and the order's payments (one union), the check-ins,
+their log entries, and the order's modification time.
 """
+import functools
+import json
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
-from django.db import transaction
-from django.db.models import CharField, Value
+from django.db import connection, transaction
 from django.utils.timezone import now
 from pretix.base.models import (
     Checkin, CheckinList, LogEntry, Order, OrderPayment, OrderPosition,
@@ -23,7 +28,6 @@ from pretix.base.models import (
 from pretix.base.signals import (
     checkin_created, get_defining_app, register_payment_providers,
 )
-from pretix.helpers.database import OF_SELF
 
 from . import rules as matching
 from .models import AutoCheckinRule
@@ -44,6 +48,9 @@ COVERED_STATUSES = {
     AutoCheckinRule.MODE_PAID: (Order.STATUS_PAID,),
 }
 
+#: Set on an order object whose paid rules ran with its placed ones (see ``placed``).
+_PAID_RULES_RAN = "_pretix_desk_paid_rules_ran"
+
 
 def modes_for_state(status):
     """The modes whose rules an order in this state has earned: a paid order was placed
@@ -61,15 +68,58 @@ class RuleSet:
     def needs_payment_methods(self):
         return any(not r.all_payment_methods for r in self.rules)
 
+    def may_apply(self, *, modes, sales_channel_id):
+        """Whether a rule could apply to an order of this channel, whatever it was paid
+        with: the payment methods are read later, with the check-ins."""
+        return any(
+            r.mode in modes and (r.all_sales_channels or sales_channel_id in r.sales_channel_ids)
+            for r in self.rules
+        )
+
 
 def load_rules(*, event, modes, rule_ids=None):
-    """The event's rules for ``modes`` (only ``rule_ids`` if given), or ``None`` if there
-    are none: one query, and one more for their conditions and the lists."""
+    """The event's rules for ``modes`` (only ``rule_ids`` if given) with their conditions
+    and the event's lists, or ``None`` if there are no such rules: one query."""
     rows = _load_rules(event=event, modes=modes, rule_ids=rule_ids)
-    if not rows:
-        return None
-    conditions = _load_conditions(event=event, rule_ids=[r["id"] for r in rows])
-    return RuleSet(rules=tuple(_rule(r, conditions) for r in rows), lists=conditions["lists"])
+    return _ruleset(rows) if rows["rule"] else None
+
+
+def placed(order):
+    """``order_placed``: the placed rules, and the paid ones too if the order is paid.
+
+    pretix sends ``order_paid`` right after ``order_placed`` for an order it creates as
+    paid (the order API, an import), with the same object: that signal then finds the
+    work done (see ``paid``) instead of loading everything a second time.
+    """
+    if order.status != Order.STATUS_PAID:
+        return check_in_order(order=order, modes=(AutoCheckinRule.MODE_PLACED,))
+    return _with_paid_rules(order, (AutoCheckinRule.MODE_PLACED, AutoCheckinRule.MODE_PAID))
+
+
+def reactivated(order):
+    """``order_reactivated``: the rules of the state the order is in again. pretix sends
+    ``order_paid`` right after for a paid one, as for a new order (see ``placed``)."""
+    modes = modes_for_state(order.status)
+    if AutoCheckinRule.MODE_PAID not in modes:
+        return check_in_order(order=order, modes=modes)
+    return _with_paid_rules(order, modes)
+
+
+def paid(order):
+    """``order_paid``: the paid rules, unless they ran for this very object a moment ago
+    and it has not been saved since."""
+    ran = order.__dict__.pop(_PAID_RULES_RAN, None)
+    if ran is not None and ran == order.last_modified:
+        return []
+    return check_in_order(order=order, modes=(AutoCheckinRule.MODE_PAID,))
+
+
+def _with_paid_rules(order, modes):
+    created = check_in_order(order=order, modes=modes)
+    # The order's modification time as the run left it: any later save changes it, and
+    # the mark no longer counts.
+    order.__dict__[_PAID_RULES_RAN] = order.last_modified
+    return created
 
 
 def auto_checkin(*, order, mode):
@@ -82,71 +132,56 @@ def check_in_order(*, order, modes):
     """Check the order's tickets in as the event's rules for ``modes`` say; return the
     new check-ins.
 
-    Reads: the rules, one union over their conditions and the event's lists, the
-    order's payments (only if a rule asks for payment methods), the positions (locked)
-    and their existing auto check-ins: at most five, whatever the size of the order.
+    Reads the rules (one query; nothing more if none could apply to the order's sales
+    channel), then as ``check_in_orders``.
     """
     if not modes:
         return []
     ruleset = load_rules(event=order.event, modes=modes)
-    if ruleset is None:
+    if ruleset is None or not ruleset.may_apply(modes=modes, sales_channel_id=order.sales_channel_id):
         return []
-    payment_methods = {order.pk: frozenset()}
-    if ruleset.needs_payment_methods:
-        payment_methods = load_payment_methods([order.pk])
-    if not any(
-        rule.applies_to_order(mode=mode, sales_channel_id=order.sales_channel_id,
-                              payment_methods=payment_methods.get(order.pk, ()))
-        for rule in ruleset.rules for mode in modes
-    ):
-        return []
+    # Part of the caller's transaction if there is one (a payment): an error here undoes
+    # it anyway, so a savepoint would only cost two statements.
     return check_in_orders(
         event=order.event, order_ids=[order.pk], ruleset=ruleset, modes=modes,
-        payment_methods=payment_methods, known_orders={order.pk: order},
+        known_orders={order.pk: order}, savepoint=False,
     )
 
 
-def load_payment_methods(order_ids):
-    """The providers each order was paid with, in one query."""
-    methods = {}
-    for order_id, provider in (
-        OrderPayment.objects.filter(order_id__in=order_ids, state__in=COUNTED_PAYMENT_STATES)
-        .order_by().values_list("order_id", "provider")
-    ):
-        methods.setdefault(order_id, set()).add(provider)
-    return {order_id: frozenset(providers) for order_id, providers in methods.items()}
-
-
-def check_in_orders(*, event, order_ids, ruleset, modes, payment_methods, statuses=None,
-                    known_orders=None, dry_run=False):
+def check_in_orders(*, event, order_ids, ruleset, modes, statuses=None, known_orders=None,
+                    dry_run=False, savepoint=True):
     """Check in what ``ruleset`` selects for these orders; return the new check-ins
     (unsaved ones on a dry run, which writes and locks nothing).
 
-    Reads two queries (the positions with their orders, locked, then the existing auto
-    check-ins) and, unless nothing is new, writes three (check-ins, log entries, the
-    orders' modification time), however many orders and positions there are.
+    Reads two queries (the positions, locked, then their existing check-ins together
+    with the orders' payments if a rule asks for payment methods; one more for the
+    orders the caller does not hold) and, unless nothing is new, writes three
+    (check-ins, log entries, the orders' modification time), however many orders and
+    positions there are.
 
     The lock is on the positions, taken in id order, and only positions are locked while
-    the check-ins are written: a scan at the door locks its position first and its order
-    after, a payment its order first and the positions after (through these signals), so
-    holding positions without ever waiting for an order row deadlocks against neither.
-    The orders' modification time is updated once the positions are released. The lock serialises concurrent runs for
-    the same tickets (a re-sent signal, ``placed`` and ``paid`` in quick succession, a
-    rule applied to existing orders), so the check-ins read after it are complete.
+    the check-ins are written: a scan at the door locks its position (the desk its order
+    first), a payment its order first and the positions after (through these signals),
+    so holding positions without ever waiting for an order row deadlocks against
+    neither. The orders' modification time is updated once the positions are released
+    (inside a payment's transaction pretix holds the order already). The lock serialises
+    concurrent runs for the same tickets (a re-sent signal, ``placed`` and ``paid`` in
+    quick succession, a rule applied to existing orders), so the check-ins read after it
+    are complete.
     ``statuses``, if given, skips orders no longer in a state the run covers.
-    ``known_orders`` are order objects the caller holds, used instead of the loaded
-    copies (their modification time is updated in place).
+    ``known_orders`` are order objects the caller holds, used instead of loading them
+    (their modification time is updated in place).
     """
     known_orders = known_orders or {}
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         positions = _load_positions(order_ids, lock=not dry_run)
-        orders = {}
+        orders = dict(known_orders)
+        missing = {op.order_id for op in positions}.difference(orders)
+        if missing:
+            orders.update(Order.objects.in_bulk(missing))
         for op in positions:
-            order = orders.get(op.order_id)
-            if order is None:
-                order = orders[op.order_id] = known_orders.get(op.order_id, op.order)
-                order.event = event  # log entries and receivers reach the event without a query
-            op.order = order
+            op.order = orders[op.order_id]
+            op.order.event = event  # log entries and receivers reach the event without a query
         if statuses is not None:
             positions = [op for op in positions if op.order.status in statuses]
         if not positions:
@@ -154,14 +189,12 @@ def check_in_orders(*, event, order_ids, ruleset, modes, payment_methods, status
         # Read after the lock: a concurrent run (or a scan, which locks the position too)
         # that held it has committed by now. Any successful entry counts, automatic or
         # scanned: a ticket is never checked in twice on one list.
-        existing = (
-            Checkin.objects.filter(position__order_id__in=list(orders), type=Checkin.TYPE_ENTRY)
-            .order_by()
-            .values_list("position_id", "list_id")
+        existing, payment_methods = _load_checkins_and_payments(
+            positions, with_payments=ruleset.needs_payment_methods,
         )
         pairs = _select(
             positions=positions, ruleset=ruleset, modes=modes,
-            payment_methods=payment_methods, already_checked_in=list(existing),
+            payment_methods=payment_methods, already_checked_in=existing,
         )
         if not pairs:
             return []
@@ -172,19 +205,32 @@ def check_in_orders(*, event, order_ids, ruleset, modes, payment_methods, status
         _save_checkins(checkins)
 
     _touch({ci.position.order_id: ci.position.order for ci in checkins})
-    event.cache.delete("checkin_count")
-    for list_id in {ci.list_id for ci in checkins}:
-        CheckinList(pk=list_id, event=event).touch()
+    _clear_counts(event, {ci.list_id for ci in checkins})
     for ci in checkins:
         checkin_created.send(event, checkin=ci)
     return checkins
 
 
 def _load_positions(order_ids, *, lock):
-    qs = OrderPosition.all.filter(order_id__in=order_ids).select_related("order").order_by("pk")
-    if lock:
-        qs = qs.select_for_update(of=OF_SELF)
-    return list(qs)
+    """The orders' positions, canceled ones too, in id order (locked in that order)."""
+    order_ids = sorted(set(order_ids))
+    return list(OrderPosition.all.raw(_positions_sql(len(order_ids), lock), order_ids))
+
+
+def _load_checkins_and_payments(positions, *, with_payments):
+    """The ``(position id, list id)`` pairs with a successful entry already and, if
+    asked, the providers each order was paid with: one query."""
+    order_ids = sorted({op.order_id for op in positions})
+    params = [*order_ids, Checkin.TYPE_ENTRY, True]
+    if with_payments:
+        params += [*order_ids, *COUNTED_PAYMENT_STATES]
+    existing, methods = [], {}
+    for kind, owner, number, text in _fetch(_checkins_sql(len(order_ids), with_payments), params):
+        if kind == "checkin":
+            existing.append((owner, number))
+        else:
+            methods.setdefault(owner, set()).add(text)
+    return existing, {order_id: frozenset(providers) for order_id, providers in methods.items()}
 
 
 def _select(*, positions, ruleset, modes, payment_methods, already_checked_in):
@@ -238,9 +284,18 @@ def _touch(orders):
     """What ``Order.touch()`` does, for all orders at once: pretixSCAN and other clients
     sync by the order's modification time."""
     dt = now()
-    Order.objects.filter(pk__in=list(orders)).update(last_modified=dt)
+    Order.objects.filter(pk__in=sorted(orders)).update(last_modified=dt)
     for order in orders.values():
         order.last_modified = dt
+
+
+def _clear_counts(event, list_ids):
+    """The cached counts a check-in makes stale, as ``Checkin.save()`` clears them: the
+    event's and each list's check-in count (``CheckinList.touch()`` also clears the
+    list's position count, which a check-in leaves as it is)."""
+    event.cache.delete_many(
+        ["checkin_count"] + ["checkin_list_{}_checkin_count".format(list_id) for list_id in sorted(list_ids)]
+    )
 
 
 def _save_checkins(checkins):
@@ -268,83 +323,166 @@ def _save_checkins(checkins):
 
 
 def _load_rules(*, event, modes, rule_ids=None):
-    qs = AutoCheckinRule.objects.filter(event_id=event.pk, mode__in=list(modes))
-    if rule_ids is not None:
-        qs = qs.filter(pk__in=list(rule_ids))
-    return list(
-        qs.order_by("id")
-        .values(
-            "id", "mode", "list_id", "all_sales_channels", "all_products",
-            "all_payment_methods", "limit_payment_methods",
-        )
-    )
-
-
-def _load_conditions(*, event, rule_ids):
-    """Every condition row of the given rules and every list of the event, in one query.
-
-    A union of uniform ``(kind, owner id, value)`` rows: the rules' sales channels,
-    products and variations, the event's lists (``value`` is the list's subevent) and
-    the lists' product limits.
-    """
-    def rows(qs, kind, owner, value):
-        return qs.order_by().values_list(
-            Value(kind, output_field=CharField()), owner, value,
-        )
-
-    rule_m2m = AutoCheckinRule._meta
-    list_products = CheckinList.limit_products.through.objects.filter(checkinlist__event_id=event.pk)
-    lists = CheckinList.objects.filter(event_id=event.pk)
-    query = rows(
-        rule_m2m.get_field("limit_sales_channels").remote_field.through.objects
-        .filter(autocheckinrule_id__in=rule_ids),
-        "channel", "autocheckinrule_id", "saleschannel_id",
-    ).union(
-        rows(rule_m2m.get_field("limit_products").remote_field.through.objects
-             .filter(autocheckinrule_id__in=rule_ids),
-             "product", "autocheckinrule_id", "item_id"),
-        rows(rule_m2m.get_field("limit_variations").remote_field.through.objects
-             .filter(autocheckinrule_id__in=rule_ids),
-             "variation", "autocheckinrule_id", "itemvariation_id"),
-        rows(lists.filter(all_products=True), "list_all", "id", "subevent_id"),
-        rows(lists.filter(all_products=False), "list_limited", "id", "subevent_id"),
-        rows(list_products, "list_product", "checkinlist_id", "item_id"),
-        all=True,
-    )
-    by_kind = {"channel": {}, "product": {}, "variation": {}, "list_product": {}}
-    list_rows = {}
-    for kind, owner, value in query:
-        if kind in ("list_all", "list_limited"):
-            list_rows[owner] = (kind == "list_all", value)
+    """The rules, every condition row of them and every list of the event, in one query
+    (see ``_rules_sql``), sorted by kind: ``{kind: {owner id: values}}``."""
+    modes = sorted(set(modes))
+    rule_ids = sorted(set(rule_ids)) if rule_ids is not None else None
+    params = [event.pk, *modes, *(rule_ids or ()), *[event.pk] * 5]
+    found = {kind: {} for kind in ("rule", "list", "channel", "product", "variation", "list_product")}
+    for kind, owner, number, text, switches, payment_methods in _fetch(
+        _rules_sql(len(modes), None if rule_ids is None else len(rule_ids)), params,
+    ):
+        if kind in ("rule", "list"):
+            found[kind][owner] = (number, text, switches, payment_methods)
         else:
-            by_kind[kind].setdefault(owner, set()).add(value)
-    return {
-        **by_kind,
-        "lists": {
-            list_id: matching.CheckinList(
-                id=list_id,
-                all_products=all_products,
-                product_ids=frozenset(by_kind["list_product"].get(list_id, ())),
-                subevent_id=subevent_id,
+            found[kind].setdefault(owner, set()).add(number)
+    return found
+
+
+def _fetch(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+# The two reads of every run are unions over several tables. Built with the ORM they
+# cost more Python time than the rest of a run together, so they are plain SQL, put
+# together once per shape from the models' table and column names. Portable between
+# PostgreSQL and SQLite: UNION ALL, CAST to integer and text, nothing else.
+
+
+def _quoted(model, field=None):
+    qn = connection.ops.quote_name
+    return qn(model._meta.db_table if field is None else model._meta.get_field(field).column)
+
+
+def _marks(count):
+    return ", ".join(["%s"] * count)
+
+
+@functools.lru_cache(maxsize=None)
+def _rules_sql(mode_count, rule_id_count):
+    """Uniform rows ``(kind, owner, number, text, switches, payment methods)``:
+
+    ``rule``: rule id, list id, mode, ``all_*`` switches as bits, payment methods (JSON);
+    ``list``: list id, subevent id, -, ``all_products`` as bit 2;
+    ``channel``, ``product``, ``variation``: rule id and the limit's id;
+    ``list_product``: list id and product id.
+
+    Parameters: the event, the modes, the rule ids (if any), the event five times more.
+    """
+    rule, clist = AutoCheckinRule, CheckinList
+    rules = _quoted(rule)
+
+    def bit(model, field, value):
+        return "{} * CAST({} AS integer)".format(value, _quoted(model, field))
+
+    where = "{} = %s AND {} IN ({})".format(_quoted(rule, "event"), _quoted(rule, "mode"), _marks(mode_count))
+    if rule_id_count is not None:
+        where += " AND {} IN ({})".format(_quoted(rule, "id"), _marks(rule_id_count))
+    parts = [
+        "SELECT 'rule', {}, {}, {}, {} + {} + {}, CAST({} AS text) FROM {} WHERE {}".format(
+            _quoted(rule, "id"), _quoted(rule, "list"), _quoted(rule, "mode"),
+            bit(rule, "all_sales_channels", 1), bit(rule, "all_products", 2),
+            bit(rule, "all_payment_methods", 4), _quoted(rule, "limit_payment_methods"), rules, where,
+        ),
+    ]
+    qn = connection.ops.quote_name
+    for kind, name in (("channel", "limit_sales_channels"), ("product", "limit_products"),
+                       ("variation", "limit_variations")):
+        m2m = rule._meta.get_field(name)
+        parts.append(
+            "SELECT '{kind}', t.{owner}, t.{value}, NULL, NULL, NULL FROM {through} t "
+            "INNER JOIN {rules} r ON r.{id} = t.{owner} WHERE r.{event} = %s".format(
+                kind=kind, owner=qn(m2m.m2m_column_name()), value=qn(m2m.m2m_reverse_name()),
+                through=qn(m2m.m2m_db_table()), rules=rules, id=_quoted(rule, "id"),
+                event=_quoted(rule, "event"),
             )
-            for list_id, (all_products, subevent_id) in list_rows.items()
-        },
+        )
+    parts.append("SELECT 'list', {}, {}, NULL, {}, NULL FROM {} WHERE {} = %s".format(
+        _quoted(clist, "id"), _quoted(clist, "subevent"), bit(clist, "all_products", 2),
+        _quoted(clist), _quoted(clist, "event"),
+    ))
+    m2m = clist._meta.get_field("limit_products")
+    parts.append(
+        "SELECT 'list_product', t.{owner}, t.{value}, NULL, NULL, NULL FROM {through} t "
+        "INNER JOIN {lists} l ON l.{id} = t.{owner} WHERE l.{event} = %s".format(
+            owner=qn(m2m.m2m_column_name()), value=qn(m2m.m2m_reverse_name()), through=qn(m2m.m2m_db_table()),
+            lists=_quoted(clist), id=_quoted(clist, "id"), event=_quoted(clist, "event"),
+        )
+    )
+    return " UNION ALL ".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _positions_sql(order_count, lock):
+    """Every column of the positions of some orders. Parameters: the order ids."""
+    sql = "SELECT {} FROM {} WHERE {} IN ({}) ORDER BY {}".format(
+        ", ".join(connection.ops.quote_name(f.column) for f in OrderPosition._meta.concrete_fields),
+        _quoted(OrderPosition), _quoted(OrderPosition, "order"), _marks(order_count),
+        _quoted(OrderPosition, "id"),
+    )
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return sql
+
+
+@functools.lru_cache(maxsize=64)
+def _checkins_sql(order_count, with_payments):
+    """Uniform rows ``(kind, owner, number, text)``: ``checkin``: position id, list id of
+    a successful entry; ``payment``: order id, -, provider of a counted payment.
+
+    Parameters: the order ids, the entry type, ``True``, and with payments the order ids
+    and the counted payment states.
+    """
+    sql = (
+        "SELECT 'checkin', c.{position}, c.{list}, NULL FROM {checkins} c "
+        "INNER JOIN {positions} p ON p.{id} = c.{position} "
+        "WHERE p.{order} IN ({orders}) AND c.{type} = %s AND c.{successful} = %s".format(
+            position=_quoted(Checkin, "position"), list=_quoted(Checkin, "list"), checkins=_quoted(Checkin),
+            positions=_quoted(OrderPosition), id=_quoted(OrderPosition, "id"),
+            order=_quoted(OrderPosition, "order"), orders=_marks(order_count),
+            type=_quoted(Checkin, "type"), successful=_quoted(Checkin, "successful"),
+        )
+    )
+    if with_payments:
+        sql += (
+            " UNION ALL SELECT 'payment', {order}, NULL, {provider} FROM {payments} "
+            "WHERE {order} IN ({orders}) AND {state} IN ({states})".format(
+                order=_quoted(OrderPayment, "order"), provider=_quoted(OrderPayment, "provider"),
+                payments=_quoted(OrderPayment), orders=_marks(order_count),
+                state=_quoted(OrderPayment, "state"), states=_marks(len(COUNTED_PAYMENT_STATES)),
+            )
+        )
+    return sql
+
+
+def _ruleset(rows):
+    lists = {
+        list_id: matching.CheckinList(
+            id=list_id,
+            all_products=bool(switches & 2),
+            product_ids=frozenset(rows["list_product"].get(list_id, ())),
+            subevent_id=subevent_id,
+        )
+        for list_id, (subevent_id, _, switches, _) in rows["list"].items()
     }
+    return RuleSet(rules=tuple(_rule(rid, rows) for rid in sorted(rows["rule"])), lists=lists)
 
 
-def _rule(row, conditions):
-    rid = row["id"]
+def _rule(rid, rows):
+    list_id, mode, switches, payment_methods = rows["rule"][rid]
     return matching.Rule(
         id=rid,
-        mode=row["mode"],
-        list_id=row["list_id"],
-        all_sales_channels=row["all_sales_channels"],
-        sales_channel_ids=frozenset(conditions["channel"].get(rid, ())),
-        all_products=row["all_products"],
-        product_ids=frozenset(conditions["product"].get(rid, ())),
-        variation_ids=frozenset(conditions["variation"].get(rid, ())),
-        all_payment_methods=row["all_payment_methods"],
-        payment_methods=frozenset(row["limit_payment_methods"] or ()),
+        mode=mode,
+        list_id=list_id,
+        all_sales_channels=bool(switches & 1),
+        sales_channel_ids=frozenset(rows["channel"].get(rid, ())),
+        all_products=bool(switches & 2),
+        product_ids=frozenset(rows["product"].get(rid, ())),
+        variation_ids=frozenset(rows["variation"].get(rid, ())),
+        all_payment_methods=bool(switches & 4),
+        payment_methods=frozenset((json.loads(payment_methods) if payment_methods else None) or ()),
     )
 
 

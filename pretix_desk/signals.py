@@ -17,19 +17,18 @@ from .desk import logdisplay as desk_logdisplay  # NOQA: registers the order log
 from .desk.devices import DeskSecurityProfile
 from .desk.order_view import order_redemptions_html
 from .desk.scan import checkin_created_during_scan
-from .models import AutoCheckinRule
 
 # --- auto check-in rules ---
 
 
 @receiver(order_placed, dispatch_uid="pretix_desk_autocheckin_placed")
 def autocheckin_order_placed(sender, order, **kwargs):
-    autocheckin.auto_checkin(order=order, mode=AutoCheckinRule.MODE_PLACED)
+    autocheckin.placed(order)
 
 
 @receiver(order_paid, dispatch_uid="pretix_desk_autocheckin_paid")
 def autocheckin_order_paid(sender, order, **kwargs):
-    autocheckin.auto_checkin(order=order, mode=AutoCheckinRule.MODE_PAID)
+    autocheckin.paid(order)
 
 
 @receiver(order_changed, dispatch_uid="pretix_desk_autocheckin_changed")
@@ -40,7 +39,7 @@ def autocheckin_order_changed(sender, order, **kwargs):
 
 @receiver(order_reactivated, dispatch_uid="pretix_desk_autocheckin_reactivated")
 def autocheckin_order_reactivated(sender, order, **kwargs):
-    autocheckin.check_in_order(order=order, modes=autocheckin.modes_for_state(order.status))
+    autocheckin.reactivated(order)
 
 
 @receiver(event_copy_data, dispatch_uid="pretix_desk_rules_event_copy")

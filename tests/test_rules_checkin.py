@@ -11,6 +11,7 @@ from pretix.base.models import Checkin, CheckinList, Item, LogEntry, Order, Orde
 from pretix.base.signals import checkin_created, order_paid, order_placed
 from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
+from pretix_desk import autocheckin
 from pretix_desk.autocheckin import auto_checkin
 from pretix_desk.models import AutoCheckinRule
 
@@ -313,9 +314,10 @@ def test_query_count_does_not_grow_with_positions_or_rules(event, ticket, tshirt
     # The nine extra rules check the ten T-shirts in on "Any" and "Merch".
     assert one[0] == 1 and many_positions[0] == 10 and many_rules[0] == 30
     assert one[1:] == many_positions[1:] == many_rules[1:]
-    # Reads: rules, their conditions + the lists (one union), [payments,] positions
-    # (locked), existing auto check-ins.
-    assert one[1] == (4 if mode == "placed" else 5)
+    # Reads: the rules with their conditions and the lists (one union), the positions
+    # (locked), their check-ins [with the payments] (one query). Writes: check-ins, log
+    # entries, the order's modification time.
+    assert one[1:] == (3, 6)
 
 
 def test_no_rules_costs_one_query(event, ticket, clist):
@@ -323,6 +325,67 @@ def test_no_rules_costs_one_query(event, ticket, clist):
     with CaptureQueriesContext(connection) as ctx:
         assert auto_checkin(order=order, mode="placed") == []
     assert len(ctx.captured_queries) == 1
+
+
+def test_rules_for_other_sales_channels_cost_one_query(event, ticket, clist, box):
+    rule(event, list=clist, all_sales_channels=False, limit_sales_channels=[box])
+    order = make_order(event, [ticket])
+    with CaptureQueriesContext(connection) as ctx:
+        assert auto_checkin(order=order, mode="placed") == []
+    assert len(ctx.captured_queries) == 1
+
+
+# --- an order placed paid: one run for both signals --------------------------------------
+
+
+def test_order_placed_paid_runs_both_modes_once(event, ticket, clist, anylist):
+    rule(event, list=clist, mode="placed")
+    rule(event, list=anylist, mode="paid")
+    order = make_order(event, [ticket])
+    with CaptureQueriesContext(connection) as placed:
+        autocheckin.placed(order)  # what our order_placed receiver does
+    assert checkins(order) == [(1, "Any"), (1, "Main")]
+    # pretix sends order_paid right after, for the same object: nothing left to do.
+    with CaptureQueriesContext(connection) as paid:
+        autocheckin.paid(order)
+    assert len(placed.captured_queries) == 6 and len(paid.captured_queries) == 0
+    order_paid.send(event, order=order)
+    assert Checkin.objects.filter(position__order=order).count() == 2
+
+
+def test_order_paid_runs_again_for_a_saved_or_other_object(event, ticket, clist, anylist):
+    rule(event, list=anylist, mode="paid")
+    order = make_order(event, [ticket])
+    order_placed.send(event, order=order, bulk=False)
+    Checkin.objects.filter(position__order=order).delete()
+    # Another object of the same order does not carry the mark.
+    order_paid.send(event, order=Order.objects.get(pk=order.pk))
+    assert checkins(order) == [(1, "Any")]
+
+    Checkin.objects.filter(position__order=order).delete()
+    order_placed.send(event, order=order, bulk=False)
+    Checkin.objects.filter(position__order=order).delete()
+    order.save(update_fields=["email"])  # saved since: the mark no longer counts
+    order_paid.send(event, order=order)
+    assert checkins(order) == [(1, "Any")]
+
+    # The mark counts once.
+    Checkin.objects.filter(position__order=order).delete()
+    order_placed.send(event, order=order, bulk=False)
+    order_paid.send(event, order=order)
+    Checkin.objects.filter(position__order=order).delete()
+    order_paid.send(event, order=order)
+    assert checkins(order) == [(1, "Any")]
+
+
+def test_order_placed_pending_leaves_the_paid_rules_to_the_payment(event, ticket, clist, anylist):
+    rule(event, list=anylist, mode="paid")
+    order = place(event, [ticket], status=Order.STATUS_PENDING)
+    assert checkins(order) == []
+    order.status = Order.STATUS_PAID
+    order.save(update_fields=["status"])
+    order_paid.send(event, order=order)
+    assert checkins(order) == [(1, "Any")]
 
 
 # --- orders created through pretix's own order API -----------------------------------------
@@ -361,3 +424,49 @@ def test_orders_from_pretix_order_api(token_client, event, ticket, clist, anylis
     # The pending one is checked in on "Any" as soon as it is paid.
     pending.payments.create(provider="manual", amount=pending.total).confirm()
     assert checkins(pending) == [(1, "Any"), (1, "Main"), (2, "Any"), (2, "Main")]
+
+
+def _api_order_statements(token_client, event, ticket, tshirt):
+    body = {
+        "email": "api@example.org", "locale": "en", "sales_channel": "web",
+        "status": "p", "payment_provider": "manual", "send_email": False,
+        "positions": [
+            {"positionid": 1, "item": ticket.pk, "price": "23.00", "attendee_name": "Ada"},
+            {"positionid": 2, "item": tshirt.pk, "variation": tshirt.variations.first().pk,
+             "price": "15.00"},
+        ],
+    }
+    url = f"/api/v1/organizers/{event.organizer.slug}/events/{event.slug}/orders/"
+    with CaptureQueriesContext(connection) as ctx:
+        resp = token_client.post(url, body, format="json")
+    assert resp.status_code == 201, resp.content
+    return len(ctx.captured_queries), Order.objects.get(code=resp.data["code"])
+
+
+def test_statements_of_an_order_placed_paid_through_pretix_api(token_client, event, ticket, tshirt, clist,
+                                                               anylist, merch, box, quota):
+    """The benchmark's order (issue 9): five rules, three of which apply, against the same
+    order on the event without the plugin."""
+    rule(event, list=clist, mode="placed")
+    rule(event, list=merch, mode="placed", all_products=False, limit_products=[tshirt])
+    rule(event, mode="paid", all_sales_channels=False,
+         limit_sales_channels=[event.organizer.sales_channels.get(identifier="web")])
+    rule(event, list=clist, mode="paid", all_payment_methods=False, limit_payment_methods=["banktransfer"])
+    rule(event, list=clist, mode="placed", all_sales_channels=False, limit_sales_channels=[box])
+
+    def statements(plugins):
+        event.plugins = plugins
+        event.save()
+        _api_order_statements(token_client, event, ticket, tshirt)  # warm caches
+        return _api_order_statements(token_client, event, ticket, tshirt)
+
+    without, _ = statements("pretix.plugins.banktransfer")
+    with_rules, order = statements("pretix_desk,pretix.plugins.banktransfer")
+    assert checkins(order) == [(1, "Any"), (1, "Main"), (2, "Any"), (2, "Merch")]
+    # The rules with their conditions and the lists, the positions (locked), their
+    # check-ins and the payments; check-ins, log entries, the order's modification time.
+    assert with_rules - without == 6
+
+    AutoCheckinRule.objects.filter(event=event).delete()
+    no_rules, order = statements("pretix_desk,pretix.plugins.banktransfer")
+    assert checkins(order) == [] and no_rules - without == 1

@@ -1,8 +1,14 @@
 """The JSON shapes of the desk API contract, built from positions loaded with their state.
 
 Plain dicts instead of DRF serializers: preload writes one of these per attendee while
-streaming, and the shapes are fixed by the contract, not by a model.
+streaming, and the shapes are fixed by the contract, not by a model. The builders read
+positions by attribute only, so preload hands them light rows with the same attributes
+(``preload.py``) and a ``Rendered`` cache instead of model instances.
 """
+from types import SimpleNamespace
+
+from pretix.base.models import QuestionAnswer
+
 from .questions import question_data, shown_answers_data
 
 
@@ -30,47 +36,159 @@ def subevent_data(subevent, tz):
     }
 
 
-def attendee_data(position, *, tz, last_entry_at=None):
+class Uncached:
+    """The parts of a record that come from the product, variation, date and questions,
+    rendered anew for each position: right for the few positions of a scan or lookup."""
+
+    @staticmethod
+    def product(item):
+        return product_data(item)
+
+    @staticmethod
+    def variation(variation):
+        return variation_data(variation)
+
+    @staticmethod
+    def subevent(subevent, tz):
+        return subevent_data(subevent, tz)
+
+    @staticmethod
+    def checkin_texts(position):
+        return [str(t) for t in position.checkin_texts]
+
+    @staticmethod
+    def shown_answers(position):
+        return shown_answers_data(getattr(position, "shown_answer_list", ()))
+
+
+UNCACHED = Uncached()
+
+
+class Rendered(Uncached):
+    """The same parts rendered once per product, variation, date and question for a whole
+    preload: their names are LazyI18nStrings, whose ``str()`` costs more than all the
+    rest of a record. Valid for one language and one event, as long as the preload runs.
+
+    Records share the cached dicts; they are only encoded, never changed.
+    """
+
+    def __init__(self, *, event):
+        self._event = event
+        self._products = {}
+        self._variations = {None: None}
+        self._subevents = {None: None}
+        self._texts = {}
+        self._questions = {}
+        self._position = None
+
+    # Keyed by ``id``, the field: ``pk`` is a property, and these run once per line item.
+
+    def product(self, item):
+        data = self._products.get(item.id)
+        if data is None:
+            data = self._products[item.id] = product_data(item)
+        return data
+
+    def variation(self, variation):
+        key = variation and variation.id
+        if key not in self._variations:
+            self._variations[key] = variation_data(variation)
+        return self._variations[key]
+
+    def subevent(self, subevent, tz):
+        key = subevent and subevent.id
+        if key not in self._subevents:
+            self._subevents[key] = subevent_data(subevent, tz)
+        return self._subevents[key]
+
+    def checkin_texts(self, position):
+        """pretix's ``OrderPosition.checkin_texts``: the order's text, then the variation's
+        and the product's, the last two looked up once per product and variation."""
+        variation = position.variation
+        key = (position.item.id, variation and variation.id)
+        texts = self._texts.get(key)
+        if texts is None:
+            texts = self._texts[key] = [
+                t for t in (variation and variation.checkin_text, position.item.checkin_text) if t
+            ]
+        order_text = position.order.checkin_text
+        return [order_text, *texts] if order_text else list(texts)
+
+    def shown_answers(self, position):
+        """``shown_answers_data`` for answers with ``question`` and ``answer`` (model
+        instances or rows): the question's text once per question, each answer rendered by
+        pretix's ``QuestionAnswer.to_string`` on one unsaved answer per question."""
+        shown = []
+        for a in getattr(position, "shown_answer_list", ()):
+            question = a.question
+            if not question.show_during_checkin:
+                continue
+            text, renderer = self._question(question)
+            renderer.answer = a.answer
+            shown.append({"question": text, "answer": str(renderer)})
+        return shown
+
+    def _question(self, question):
+        found = self._questions.get(question.pk)
+        if found is None:
+            renderer = QuestionAnswer(question=question)
+            # ``to_string`` shows date and time answers in the time zone of the position's
+            # event, read through ``orderposition.order.event.settings``: read once here.
+            QuestionAnswer.orderposition.field.set_cached_value(renderer, self._answer_position())
+            found = self._questions[question.pk] = (str(question.question), renderer)
+        return found
+
+    def _answer_position(self):
+        if self._position is None:
+            settings = SimpleNamespace(timezone=self._event.settings.timezone)
+            self._position = SimpleNamespace(order=SimpleNamespace(event=SimpleNamespace(settings=settings)))
+        return self._position
+
+
+def attendee_data(position, *, tz, last_entry_at=None, rendered=UNCACHED):
     """An attendee; ``last_entry_at`` is the latest successful entry on the URL's list.
     ``checkin_texts`` and ``shown_answers`` are what pretix's apps show staff at the door
     (the order's, product's and variation's check-in texts; answers to questions marked
     "show during check-in", loaded as ``shown_answer_list``)."""
+    order = position.order
+    item = position.item
+    variation = position.variation
     return {
         "position_id": position.pk,
-        "order": position.order.code,
-        "order_status": position.order.status,
+        "order": order.code,
+        "order_status": order.status,
         "name": position.attendee_name_cached or None,
-        "email": position.attendee_email or position.order.email or None,
+        "email": position.attendee_email or order.email or None,
         "company": position.company or None,
-        "product": product_data(position.item),
-        "variation": variation_data(position.variation),
-        "subevent": subevent_data(position.subevent, tz),
+        "product": rendered.product(item),
+        "variation": rendered.variation(variation),
+        "subevent": rendered.subevent(position.subevent, tz),
         "require_attention": bool(
-            position.order.checkin_attention or position.item.checkin_attention
-            or (position.variation is not None and position.variation.checkin_attention)
+            order.checkin_attention or item.checkin_attention
+            or (variation is not None and variation.checkin_attention)
         ),
         "checked_in": last_entry_at is not None,
         "checked_in_at": isoformat(last_entry_at, tz),
-        "checkin_texts": [str(t) for t in position.checkin_texts],
-        "shown_answers": shown_answers_data(getattr(position, "shown_answer_list", ())),
+        "checkin_texts": rendered.checkin_texts(position),
+        "shown_answers": rendered.shown_answers(position),
     }
 
 
-def line_item_data(position, *, tz, redeemable, redeemed_at=None):
+def line_item_data(position, *, tz, redeemable, redeemed_at=None, rendered=UNCACHED):
     return {
         "line_item_id": position.pk,
-        "product": product_data(position.item),
-        "variation": variation_data(position.variation),
+        "product": rendered.product(position.item),
+        "variation": rendered.variation(position.variation),
         "redeemable": redeemable,
         "redeemed": redeemed_at is not None,
         "redeemed_at": isoformat(redeemed_at, tz),
     }
 
 
-def line_items_data(position, addons, *, tz):
+def line_items_data(position, addons, *, tz, rendered=UNCACHED):
     """The attendee's own position first, then its add-ons (``redeemed_at`` annotated)."""
-    return [line_item_data(position, tz=tz, redeemable=False)] + [
-        line_item_data(a, tz=tz, redeemable=True, redeemed_at=a.redeemed_at) for a in addons
+    return [line_item_data(position, tz=tz, redeemable=False, rendered=rendered)] + [
+        line_item_data(a, tz=tz, redeemable=True, redeemed_at=a.redeemed_at, rendered=rendered) for a in addons
     ]
 
 

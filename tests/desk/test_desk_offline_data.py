@@ -87,7 +87,7 @@ def test_regenerated_secret_replaces_the_record_of_its_owner(client, token_clien
     position.refresh_from_db()
     _, delta = preload(client, clist, since=full["sync_token"])
     rec = by_position(delta)[position.pk]
-    assert rec["owner"] == position.pk and rec["code_hash"] == hashed(full, position.secret) != old_hash
+    assert rec["attendee"]["position_id"] == position.pk and rec["code_hash"] == hashed(full, position.secret) != old_hash
 
 
 @pytest.mark.django_db

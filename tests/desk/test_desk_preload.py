@@ -2,13 +2,23 @@
 import datetime
 import hashlib
 import json
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.timezone import now
-from pretix.base.models import CheckinList, Order, RevokedTicketSecret
+from pretix.base.models import (
+    CheckinList, Item, Order, OrderPosition, Question, QuestionAnswer,
+    RevokedTicketSecret, SubEvent,
+)
 
+from pretix_desk.desk.positions import (
+    desk_positions, last_checkin_type_subquery, line_items_of, with_desk_state,
+)
+from pretix_desk.desk.preload import (
+    offline_record, population_queryset, prepare_preload,
+)
 from tests.conftest import make_order
 
 from .conftest import desk_url, redeem, scan
@@ -39,7 +49,7 @@ def test_preload_records(client, clist, order, position, addon, pending_order):
     rec = by_position(data)[position.pk]
     assert rec["code_hash"] == hashed(data, position.secret)
     assert position.secret not in json.dumps(data)
-    assert rec["owner"] == position.pk
+    assert "owner" not in rec  # the attendee's own position: left out (docs/offline.rst)
     assert [li["line_item_id"] for li in rec["line_items"]] == [position.pk, addon.pk]
     assert rec["line_items"][1]["redeemable"] is True
     # Admitted: no steps, nothing checked in yet.
@@ -163,3 +173,138 @@ def test_query_count_does_not_grow_with_attendees(client, clist, event, ticket, 
         assert all(len(rec["line_items"]) == 2 for rec in data["attendees"])
     assert sizes == {10: 10, 190: 200}
     assert counts[10] == counts[190]
+
+
+def model_built_records(clist):
+    """The preload's records made the way scan and lookup build theirs: from model
+    instances (``positions.with_desk_state``, ``line_items_of``) and ``offline_record`` with
+    nothing cached. The preload itself builds them from rows and a per-request cache."""
+    p = prepare_preload(checkin_list=clist)
+    tz = clist.event.timezone
+    qs = population_queryset(p).annotate(last_type=last_checkin_type_subquery(checkin_list=clist))
+    records = []
+    for op in desk_positions(with_desk_state(qs, checkin_list=clist).order_by("pk")):
+        answered = set(op.answers.values_list("question_id", flat=True))
+        unanswered = [q for q in p.questions_by_item.get(op.item_id, ()) if q not in answered]
+        records.append(offline_record(p, op, line_items_of(position=op), unanswered=unanswered, tz=tz))
+    return json.loads(json.dumps(records))
+
+
+@pytest.fixture
+def assorted(client, event, clist, ticket, tshirt, order, position, addon, pending_order):
+    """Tickets that exercise every field of a record: variations, dates, check-in texts and
+    attention, answers of several types, check-ins, redemptions, refusals."""
+    # checked in and redeemed before the check-in questions exist (they would be asked)
+    assert scan(client, clist, access_code=position.secret).status_code == 201
+    assert redeem(client, clist, access_code=position.secret, line_item_id=addon.pk).status_code == 201
+    event.has_subevents = True
+    event.save()
+    day1 = SubEvent.objects.create(event=event, name={"en": "Day 1", "de": "Tag 1"},
+                                   date_from=now() + datetime.timedelta(days=3))
+    day2 = SubEvent.objects.create(event=event, name="Day 2", date_from=now() + datetime.timedelta(days=4))
+    ticket.checkin_text = "Check the ID"
+    ticket.save()
+    vip = Item.objects.create(event=event, name={"en": "VIP", "de": "VIP-Karte"}, default_price=Decimal("99"),
+                              admission=True, checkin_attention=True, checkin_text="Lounge access")
+    gold = vip.variations.create(value={"en": "Gold", "de": "Gold"}, checkin_text="Gold wristband")
+    silver = vip.variations.create(value="Silver", checkin_attention=True)
+    clist.limit_products.add(vip)
+    small = tshirt.variations.get(value="S")
+
+    def question(text, qtype, *, show=True, ask=False, items=(ticket, vip)):
+        q = Question.objects.create(event=event, question=text, type=qtype, required=False,
+                                    show_during_checkin=show, ask_during_checkin=ask)
+        q.items.add(*items)
+        return q
+
+    vegan = question({"en": "Vegan?", "de": "Vegan?"}, Question.TYPE_BOOLEAN)
+    arrival = question("Arrival", Question.TYPE_DATETIME)
+    country = question("Country", Question.TYPE_COUNTRYCODE)
+    badge = question("Badge name", Question.TYPE_STRING, ask=True)
+    shoe = question("Shoe size", Question.TYPE_NUMBER, show=False, ask=True)
+    question("Internal", Question.TYPE_STRING, show=False)
+
+    texts = make_order(event, [
+        {"item": vip, "variation": gold, "subevent": day1},
+        {"item": tshirt, "variation": small, "addon_to": 0, "subevent": day1},
+        {"item": tshirt, "addon_to": 0, "subevent": day1},
+    ], code="TEXTS", checkin_text="Pays at the door", checkin_attention=True)
+    answered = texts.positions.get(positionid=1)
+    answered.company = "ACME"
+    answered.attendee_email = "vip@example.org"
+    answered.save()
+    for q, value in ((vegan, "True"), (arrival, "2026-01-02T10:30:00+00:00"), (country, "DE"),
+                     (badge, "Ada"), (shoe, "42")):
+        QuestionAnswer.objects.create(orderposition=answered, question=q, answer=value)
+    silver_pos = make_order(event, [{"item": vip, "variation": silver, "subevent": day2}],
+                            code="SILVR", email="").positions.get()
+    QuestionAnswer.objects.create(orderposition=silver_pos, question=vegan, answer="False")
+    blocked = make_order(event, [ticket], code="BLOCK").positions.get()
+    blocked.blocked = ["admin"]
+    blocked.save()
+    window = make_order(event, [ticket, {"item": tshirt, "addon_to": 0}], code="WINDO").positions.get(positionid=1)
+    window.valid_from = now() - datetime.timedelta(hours=1)
+    window.valid_until = now() + datetime.timedelta(hours=5)
+    window.save()
+    make_order(event, [vip], code="APPRV", status=Order.STATUS_PENDING, require_approval=True)
+    make_order(event, [ticket], code="VALID", status=Order.STATUS_PENDING, valid_if_pending=True)
+
+    assert scan(client, clist, access_code=answered.secret).status_code == 201
+    assert scan(client, clist, access_code=answered.secret, type="exit").status_code == 201
+    shirt = texts.positions.get(positionid=2)
+    assert redeem(client, clist, access_code=answered.secret, line_item_id=shirt.pk).status_code == 201
+    Order.objects.update(last_modified=now() - datetime.timedelta(days=1))
+    return {"day1": day1, "vip": vip}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["main", "all_addon_match", "pending_rules", "day1"])
+def test_rows_give_the_records_of_model_instances(client, event, clist, assorted, kind):
+    """The preload reads rows, not models, and renders names once per product: the
+    records must be exactly those the model-based serializer of scan and lookup makes."""
+    lst = {
+        "main": clist,
+        "all_addon_match": CheckinList(event=event, name="All", all_products=True, addon_match=True),
+        "pending_rules": CheckinList(event=event, name="Pending", all_products=True, include_pending=True,
+                                     rules={"<": [{"var": "entries_number"}, 3]}),
+        "day1": CheckinList(event=event, name="Day 1", all_products=True, subevent=assorted["day1"]),
+    }[kind]
+    lst.save()
+    _, data = preload(client, lst)
+    expected = model_built_records(lst)
+    assert len(data["attendees"]) == len(expected) == data["count"] > 2
+    assert data["attendees"] == expected
+
+
+@pytest.mark.django_db
+def test_assorted_records_show_what_they_should(client, clist, assorted):
+    """A few fields the comparison above cannot vouch for by itself."""
+    _, data = preload(client, clist)
+    recs = {rec["attendee"]["order"]: rec for rec in data["attendees"]}
+    texts = recs["TEXTS"]["attendee"]
+    assert texts["checkin_texts"] == ["Pays at the door", "Gold wristband", "Lounge access"]
+    assert texts["require_attention"] is True and texts["subevent"]["name"] == "Day 1"
+    assert [a["question"] for a in texts["shown_answers"]] == ["Vegan?", "Arrival", "Country", "Badge name"]
+    assert texts["shown_answers"][0]["answer"] == "Yes" and texts["shown_answers"][2]["answer"] == "Germany"
+    assert [li["redeemed"] for li in recs["TEXTS"]["line_items"]] == [False, True, False]
+    assert recs["TEXTS"]["last"] == "exit"
+    assert recs["SILVR"]["attendee"]["email"] is None and recs["SILVR"]["attendee"]["require_attention"] is True
+    assert recs["BLOCK"]["redeem"] == "blocked"
+
+
+@pytest.mark.django_db
+def test_query_count_does_not_grow_with_answers(client, clist, event, ticket, tshirt):
+    """Answers are rendered without loading their position (pretix reads the event's time
+    zone through it for date and time answers)."""
+    arrival = Question.objects.create(event=event, question="Arrival", type=Question.TYPE_DATETIME,
+                                      show_during_checkin=True)
+    counts = {}
+    for n, prefix in ((3, "A"), (12, "B")):
+        _make_attendees(event, ticket, tshirt, n, prefix)
+        for op in OrderPosition.objects.filter(addon_to__isnull=True, answers__isnull=True):
+            QuestionAnswer.objects.create(orderposition=op, question=arrival, answer="2026-01-02T10:30:00+00:00")
+        with CaptureQueriesContext(connection) as ctx:
+            _, data = preload(client, clist)
+        counts[n] = len(ctx.captured_queries)
+        assert all(rec["attendee"]["shown_answers"] for rec in data["attendees"])
+    assert counts[3] == counts[12]

@@ -9,6 +9,8 @@
  * The service worker clears "attendees" and "meta" (whole) when the session has ended; the
  * queue is another store so that nothing scanned is lost with them. */
 
+import {ownerOf} from "./offline.js";
+
 export const DB_NAME = "pretix-desk";
 export const DB_VERSION = 2;
 export const DOWNLOADS = ["attendees", "meta"];
@@ -53,8 +55,11 @@ function upgrade(db, oldVersion) {
 }
 
 /** Store one record, and drop any other record of the same owner on that list. Runs inside
- * the caller's transaction; requests run in order, so the lookup sees the state before. */
-function putReplacingOwner(attendees, list, record) {
+ * the caller's transaction; requests run in order, so the lookup sees the state before.
+ * The server leaves ``owner`` out when it is the attendee's own position (most records);
+ * the stored record always has it, for the index. */
+function putReplacingOwner(attendees, list, received) {
+    const record = {...received, owner: ownerOf(received)};
     if (record.owner !== undefined && record.owner !== null) {
         const keys = attendees.index("owner").getAllKeys(IDBKeyRange.only([list, record.owner]));
         keys.onsuccess = () => {
