@@ -96,7 +96,13 @@ def find_candidates(*, checkin_list, access_code=None, position_id=None, lock_or
     if position_id is not None:
         match, addons = Q(pk=position_id), Q(addon_to_id=position_id)
     else:
-        match, addons = Q(secret=access_code), Q(addon_to__secret=access_code)
+        # The parent as a scalar subquery (computed once), not a join: with a join, "the
+        # code, or the code of the parent" can use no index and reads every position.
+        parent = Subquery(
+            OrderPosition.all.filter(secret=access_code, order__event_id=checkin_list.event_id)
+            .order_by("pk").values("pk")[:1]
+        )
+        match, addons = Q(secret=access_code), Q(addon_to_id=parent)
         if checkin_list.addon_match:
             match |= addons
     if checkin_list.subevent_id:
