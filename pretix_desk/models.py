@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
 from pretix.base.models import (
     CheckinList, Device, Event, Item, ItemVariation, LoggedModel, OrderPosition,
     SalesChannel,
@@ -133,3 +134,17 @@ class Redemption(models.Model):
                 name="pretix_desk_redeem_nonce",
             ),
         ]
+
+
+class DeletedSecret(models.Model):
+    """The code of a ticket whose order pretix deleted (only test mode orders can be).
+
+    Nothing else is left of such a ticket, so without this row a desk's offline copy would
+    keep admitting it and an unchanged-sync check could not see the deletion.
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    secret = models.CharField(max_length=255)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ScopedManager(organizer="event__organizer")

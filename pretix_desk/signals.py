@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from pretix.api.signals import register_device_security_profile
 from pretix.base.signals import (
-    checkin_created, event_copy_data, item_copy_data, order_changed, order_paid,
-    order_placed, order_reactivated,
+    checkin_created, event_copy_data, item_copy_data, order_changed,
+    order_gracefully_delete, order_paid, order_placed, order_reactivated,
 )
 from pretix.control.signals import nav_event, order_info
 
@@ -17,6 +17,7 @@ from .desk import logdisplay as desk_logdisplay  # NOQA: registers the order log
 from .desk.devices import DeskSecurityProfile
 from .desk.order_view import order_redemptions_html
 from .desk.scan import checkin_created_during_scan
+from .desk.sync import remember_deleted_order
 
 # --- auto check-in rules ---
 
@@ -64,6 +65,11 @@ def desk_device_profile(sender, **kwargs):
 @receiver(checkin_created, dispatch_uid="pretix_desk_scan_checkin_created")
 def desk_checkin_created(sender, checkin, **kwargs):
     checkin_created_during_scan(checkin)
+
+
+@receiver(order_gracefully_delete, dispatch_uid="pretix_desk_order_deleted")
+def desk_order_deleted(sender, order, **kwargs):
+    remember_deleted_order(order)
 
 
 @receiver(order_info, dispatch_uid="pretix_desk_order_redemptions")

@@ -27,7 +27,7 @@ def list_product_ids(*, checkin_list):
     """The ids of the products the list admits, or None for all products."""
     if checkin_list.all_products:
         return None
-    return [i.pk for i in checkin_list.limit_products.all()]
+    return list(checkin_list.limit_products.values_list("pk", flat=True))
 
 
 def last_entry_subquery(*, checkin_list, ref="pk"):

@@ -20,6 +20,8 @@ from pretix.base.models import (
     SubEvent,
 )
 
+from pretix_desk.models import DeletedSecret
+
 from . import serialization
 from .codes import code_hash, list_salt
 from .positions import (
@@ -283,12 +285,13 @@ def offline_record(preload: Preload, position, addons, *, unanswered, tz, render
         isoformat=lambda dt: serialization.isoformat(dt, tz),
     )
     record = {
-        "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
-        # ("owner", the position whose code it is, is left out: today always the attendee's own)
+        # The hash last: its 64 random hex digits end the record's one run gzip can't match.
         "attendee": serialization.attendee_data(
             position, tz=tz, last_entry_at=position.last_entry_at, rendered=rendered,
         ),
         "line_items": serialization.line_items_data(position, addons, tz=tz, rendered=rendered),
+        # ("owner", the position whose code it is, is left out: today always the attendee's own)
+        "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
     }
     if entry:
         record["entry"] = entry
@@ -304,7 +307,8 @@ def offline_record(preload: Preload, position, addons, *, unanswered, tz, render
 
 def iter_removed_hashes(preload: Preload):
     """Codes a desk must forget: positions changed since the token that the list no longer
-    admits, and secrets revoked since (a ticket whose code was regenerated)."""
+    admits, secrets revoked since (a ticket whose code was regenerated) and the codes of
+    orders deleted since."""
     if preload.since is None:
         return
     clist = preload.checkin_list
@@ -314,11 +318,12 @@ def iter_removed_hashes(preload: Preload):
     ).exclude(Exists(admitted)).values_list("secret", flat=True).order_by("pk")
     for secret in gone.iterator(chunk_size=CHUNK_SIZE):
         yield code_hash(salt=preload.salt, access_code=secret)
-    revoked = RevokedTicketSecret.objects.filter(
-        event_id=clist.event_id, created__gte=preload.since,
-    ).values_list("secret", flat=True).order_by("pk")
-    for secret in revoked.iterator(chunk_size=CHUNK_SIZE):
-        yield code_hash(salt=preload.salt, access_code=secret)
+    for model in (RevokedTicketSecret, DeletedSecret):
+        secrets = model.objects.filter(
+            event_id=clist.event_id, created__gte=preload.since,
+        ).values_list("secret", flat=True).order_by("pk")
+        for secret in secrets.iterator(chunk_size=CHUNK_SIZE):
+            yield code_hash(salt=preload.salt, access_code=secret)
 
 
 def iter_json(preload: Preload):

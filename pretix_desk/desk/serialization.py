@@ -153,16 +153,13 @@ def attendee_data(position, *, tz, last_entry_at=None, rendered=UNCACHED):
     order = position.order
     item = position.item
     variation = position.variation
+    # Keys that repeat from record to record first, those that differ last: in a preload
+    # of thousands, gzip then matches one long run per record instead of many short ones.
     return {
-        "position_id": position.pk,
-        "order": order.code,
-        "order_status": order.status,
-        "name": position.attendee_name_cached or None,
-        "email": position.attendee_email or order.email or None,
-        "company": position.company or None,
         "product": rendered.product(item),
         "variation": rendered.variation(variation),
         "subevent": rendered.subevent(position.subevent, tz),
+        "company": position.company or None,
         "require_attention": bool(
             order.checkin_attention or item.checkin_attention
             or (variation is not None and variation.checkin_attention)
@@ -171,17 +168,22 @@ def attendee_data(position, *, tz, last_entry_at=None, rendered=UNCACHED):
         "checked_in_at": isoformat(last_entry_at, tz),
         "checkin_texts": rendered.checkin_texts(position),
         "shown_answers": rendered.shown_answers(position),
+        "order_status": order.status,
+        "position_id": position.pk,
+        "order": order.code,
+        "name": position.attendee_name_cached or None,
+        "email": position.attendee_email or order.email or None,
     }
 
 
 def line_item_data(position, *, tz, redeemable, redeemed_at=None, rendered=UNCACHED):
-    return {
-        "line_item_id": position.pk,
+    return {  # (the id last, as in ``attendee_data``)
         "product": rendered.product(position.item),
         "variation": rendered.variation(position.variation),
         "redeemable": redeemable,
         "redeemed": redeemed_at is not None,
         "redeemed_at": isoformat(redeemed_at, tz),
+        "line_item_id": position.pk,
     }
 
 

@@ -3,9 +3,11 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 
 from django.core import signing
-from django.db.models import Count, Max
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
-from pretix.base.models import Order, RevokedTicketSecret
+from pretix.base.models import Event, Order, OrderPosition, RevokedTicketSecret
+
+from pretix_desk.models import DeletedSecret
 
 _SIGNING_SALT = "pretix_desk.preload.sync"
 # Rows written by transactions that were still open when a preload started carry earlier
@@ -61,19 +63,35 @@ def preload_etag(*, checkin_list, product_id, fingerprint):
 
     It rests on what the incremental sync rests on: every change a record shows touches its
     order's ``last_modified`` (pretix's ``Checkin.save``/``delete`` do, so do order changes
-    and our redemptions and auto check-ins). So the orders' count and latest modification,
-    and the latest revoked secret, stand for the whole list: two index reads instead of
-    aggregates over positions and check-ins, which grew with the event.
+    and our redemptions and auto check-ins), a regenerated code leaves a revoked secret and
+    a deleted order a ``DeletedSecret``. So the latest of each stands for the whole list:
+    one statement of three index reads, whatever the size of the event (a count of the
+    orders, for deletions, read every order of the event).
 
     It leaves out the sync token: a desk that holds the data of an earlier answer with this
     digest holds everything, whichever token it syncs from, so its periodic sync gets a
     304 until something changes.
     """
-    event_id = checkin_list.event_id
-    orders = Order.objects.filter(event_id=event_id).aggregate(n=Count("pk"), m=Max("last_modified"))
-    revoked = RevokedTicketSecret.objects.filter(event_id=event_id).aggregate(m=Max("pk"))
-    parts = [3, fingerprint, product_id, orders["n"], orders["m"], revoked["m"]]
+    def latest(model, field):
+        return Subquery(
+            model.objects.filter(event_id=OuterRef("pk")).order_by("-" + field).values(field)[:1]
+        )
+
+    state = Event.objects.filter(pk=checkin_list.event_id).annotate(
+        modified=latest(Order, "last_modified"), revoked=latest(RevokedTicketSecret, "pk"),
+        deleted=latest(DeletedSecret, "pk"),
+    ).values_list("modified", "revoked", "deleted").get()
+    parts = [4, fingerprint, product_id, *state]
     return '"%s"' % hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def remember_deleted_order(order):
+    """Keep the codes of an order pretix is about to delete (it deletes test mode orders
+    only), so that the next sync removes them from every desk."""
+    DeletedSecret.objects.bulk_create([
+        DeletedSecret(event_id=order.event_id, secret=secret)
+        for secret in OrderPosition.all.filter(order=order).values_list("secret", flat=True)
+    ])
 
 
 def etag_matches(if_none_match, etag):

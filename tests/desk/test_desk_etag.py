@@ -11,9 +11,9 @@ from .conftest import desk_url, redeem, scan
 @pytest.mark.django_db
 def test_etag_changes_with_everything_a_record_shows(client, clist, event, organizer, ticket, tshirt,
                                                      order, position, addon):
-    """The ETag is read from the orders' count and latest modification (and revoked codes):
-    each kind of change a desk must download shows in it, or a syncing desk would keep a
-    stale copy behind a 304."""
+    """The ETag is read from the orders' latest modification, revoked codes and deleted
+    orders: each kind of change a desk must download shows in it, or a syncing desk would
+    keep a stale copy behind a 304."""
     def etag():
         return client.get(desk_url(clist, "preload"))["ETag"]
 
@@ -53,6 +53,11 @@ def test_etag_changes_with_everything_a_record_shows(client, clist, event, organ
     r = client.post(f"{api}/orders/{other.code}/mark_canceled/", {}, format="json")
     assert r.status_code == 200, r.data
     changed("a canceled order")
+    test_order = make_order(event, [ticket], code="TEST1", testmode=True)
+    changed("a new test mode order")
+    r = client.delete(f"{api}/orders/{test_order.code}/")
+    assert r.status_code == 204, r.content
+    changed("a deleted test mode order (no order left to show a timestamp)")
     clist.allow_multiple_entries = True
     clist.save()
     changed("the list's entry rules")

@@ -120,6 +120,26 @@ def test_incremental_sync(client, clist, event, ticket, order, position, addon):
 
 
 @pytest.mark.django_db
+def test_sync_removes_the_codes_of_a_deleted_test_mode_order(client, clist, event, organizer, ticket, tshirt,
+                                                             order, position):
+    """pretix deletes test mode orders without a trace a timestamp could show; the desk
+    must still forget their tickets, or it would admit them offline."""
+    doomed = make_order(event, [ticket, {"item": tshirt, "addon_to": 0}], code="TEST1", testmode=True)
+    doomed_codes = list(doomed.positions.values_list("secret", flat=True))
+    r, full = preload(client, clist)
+    assert hashed(full, doomed_codes[0]) in {a["code_hash"] for a in full["attendees"]}
+
+    r = client.delete(f"/api/v1/organizers/{organizer.slug}/events/{event.slug}/orders/{doomed.code}/")
+    assert r.status_code == 204, r.content
+    assert not Order.objects.filter(code="TEST1").exists()
+    r, delta = preload(client, clist, since=full["sync_token"])
+    assert {hashed(full, code) for code in doomed_codes} <= set(delta["removed"])
+    assert hashed(full, position.secret) not in delta["removed"]
+    _, again = preload(client, clist)
+    assert again["count"] == 1
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("since", ["garbage", "a" * 1001])
 def test_bad_sync_token_is_400(client, clist, since):
     r, _ = preload(client, clist, since=since)
@@ -153,6 +173,24 @@ def test_etag_304(client, clist, order, position):
     r3, data = preload(client, clist)
     assert r3["ETag"] != etag
     assert client.get(desk_url(clist, "preload"), HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+
+@pytest.mark.django_db
+def test_unchanged_sync_reads_the_event_in_one_statement(client, clist, event, ticket, tshirt, order, position):
+    """A desk asks every few seconds whether anything changed: the answer reads one row per
+    kind of change (``sync.preload_etag``), never every order of the event."""
+    _make_attendees(event, ticket, tshirt, 30, "E")
+    r, data = preload(client, clist, since="")
+    url = desk_url(clist, "preload") + "?since=" + data["sync_token"]
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.get(url, HTTP_IF_NONE_MATCH=r["ETag"])
+    assert r.status_code == 304
+    sql = [q["sql"] for q in ctx.captured_queries]
+    on_orders = [q for q in sql if '"pretixbase_order"' in q]
+    assert len(on_orders) == 1, on_orders
+    assert "COUNT(" not in on_orders[0].upper()
+    assert all(name in on_orders[0] for name in ("pretixbase_revokedticketsecret", "pretix_desk_deletedsecret"))
+    assert not [q for q in sql if '"pretixbase_orderposition"' in q]
 
 
 def _make_attendees(event, ticket, tshirt, n, prefix):
