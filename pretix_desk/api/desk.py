@@ -24,7 +24,7 @@ from pretix_desk.desk.preload import iter_json, prepare_preload
 from pretix_desk.desk.questions import InvalidAnswers
 from pretix_desk.desk.redeem import annul, redeem
 from pretix_desk.desk.search import MIN_QUERY_LENGTH, search
-from pretix_desk.desk.sync import InvalidSyncToken, etag_matches
+from pretix_desk.desk.sync import InvalidSyncToken, etag_matches, with_sync_state
 from pretix_desk.desk.verdict import override_for
 
 MAX_ID = 2**31 - 1
@@ -176,7 +176,10 @@ class DeskViewSet(viewsets.ViewSet):
         # str.isdigit() also accepts "²" and other digits int() refuses.
         if not (list_id.isascii() and list_id.isdigit()) or int(list_id) > MAX_ID:
             raise NotFound()
-        checkin_list = request.event.checkin_lists.filter(pk=int(list_id)).first()
+        lists = request.event.checkin_lists.filter(pk=int(list_id))
+        if self.action == "preload":
+            lists = with_sync_state(lists)  # the ETag's inputs, in the same statement
+        checkin_list = lists.first()
         if checkin_list is None:
             raise NotFound()
         checkin_list.event = request.event

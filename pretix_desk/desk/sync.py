@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from django.core import signing
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
-from pretix.base.models import Event, Order, OrderPosition, RevokedTicketSecret
+from pretix.base.models import CheckinList, Order, OrderPosition, RevokedTicketSecret
 
 from pretix_desk.models import DeletedSecret
 
@@ -58,30 +58,40 @@ def read_sync_token(token, *, checkin_list, product_id, fingerprint) -> datetime
     return since - SYNC_OVERLAP
 
 
+def with_sync_state(lists):
+    """Check-in lists annotated with what ``preload_etag`` reads: the latest modified order,
+    revoked secret and deleted order of the list's event (three index reads). The desk
+    loads its list this way for the preload, so an unchanged sync costs no statement of
+    its own."""
+    def latest(model, field):
+        return Subquery(
+            model.objects.filter(event_id=OuterRef("event_id")).order_by("-" + field).values(field)[:1]
+        )
+
+    return lists.annotate(
+        sync_modified=latest(Order, "last_modified"), sync_revoked=latest(RevokedTicketSecret, "pk"),
+        sync_deleted=latest(DeletedSecret, "pk"),
+    )
+
+
 def preload_etag(*, checkin_list, product_id, fingerprint):
     """A cheap digest of everything a preload shows; equal digests mean equal data.
 
     It rests on what the incremental sync rests on: every change a record shows touches its
     order's ``last_modified`` (pretix's ``Checkin.save``/``delete`` do, so do order changes
     and our redemptions and auto check-ins), a regenerated code leaves a revoked secret and
-    a deleted order a ``DeletedSecret``. So the latest of each stands for the whole list:
-    one statement of three index reads, whatever the size of the event (a count of the
-    orders, for deletions, read every order of the event).
+    a deleted order a ``DeletedSecret``. So the latest of each stands for the whole list,
+    whatever the size of the event (a count of the orders, for deletions, read every order
+    of the event). ``checkin_list`` comes from ``with_sync_state``, or the state is read here.
 
     It leaves out the sync token: a desk that holds the data of an earlier answer with this
     digest holds everything, whichever token it syncs from, so its periodic sync gets a
     304 until something changes.
     """
-    def latest(model, field):
-        return Subquery(
-            model.objects.filter(event_id=OuterRef("pk")).order_by("-" + field).values(field)[:1]
-        )
-
-    state = Event.objects.filter(pk=checkin_list.event_id).annotate(
-        modified=latest(Order, "last_modified"), revoked=latest(RevokedTicketSecret, "pk"),
-        deleted=latest(DeletedSecret, "pk"),
-    ).values_list("modified", "revoked", "deleted").get()
-    parts = [4, fingerprint, product_id, *state]
+    if not hasattr(checkin_list, "sync_modified"):
+        checkin_list = with_sync_state(CheckinList.objects.filter(pk=checkin_list.pk)).get()
+    parts = [4, fingerprint, product_id, checkin_list.sync_modified, checkin_list.sync_revoked,
+             checkin_list.sync_deleted]
     return '"%s"' % hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 
