@@ -284,13 +284,14 @@ def offline_record(preload: Preload, position, addons, *, unanswered, tz, render
         position, facts=facts, candidates_on_list=on_list, unanswered=unanswered,
         isoformat=lambda dt: serialization.isoformat(dt, tz),
     )
+    # ("owner", the position whose code it is, is left out: today always the attendee's own)
     record = {
-        # The hash last: its 64 random hex digits end the record's one run gzip can't match.
         "attendee": serialization.attendee_data(
             position, tz=tz, last_entry_at=position.last_entry_at, rendered=rendered,
         ),
         "line_items": serialization.line_items_data(position, addons, tz=tz, rendered=rendered),
-        # ("owner", the position whose code it is, is left out: today always the attendee's own)
+        # Last, next to the attendee's own ids: 64 random hex digits gzip cannot shorten,
+        # so they should not split the runs that repeat from record to record.
         "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
     }
     if entry:
