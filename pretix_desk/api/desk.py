@@ -21,7 +21,7 @@ from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
 from pretix_desk.desk.lookup import lookup
 from pretix_desk.desk.multilist import scan_on_lists
 from pretix_desk.desk.preload import iter_json, prepare_preload
-from pretix_desk.desk.questions import InvalidAnswers
+from pretix_desk.desk.questions import InvalidAnswers, is_storable_text
 from pretix_desk.desk.redeem import annul, redeem
 from pretix_desk.desk.search import MIN_QUERY_LENGTH, search
 from pretix_desk.desk.sync import InvalidSyncToken, etag_matches, with_sync_state
@@ -41,12 +41,13 @@ class AnyContentTypeJSONParser(UJSONParser):
 
 
 class StrictCharField(serializers.CharField):
-    """A string and nothing else: DRF would turn ``123`` or ``true`` into text."""
+    """A string and nothing else: DRF would turn ``123`` or ``true`` into text. JSON can
+    carry lone surrogates, which no database can store: refused too."""
 
     default_error_messages = {"invalid": _("Not a valid string.")}
 
     def to_internal_value(self, data):
-        if not isinstance(data, str):
+        if not isinstance(data, str) or not is_storable_text(data, max_length=len(data)):
             self.fail("invalid")
         return super().to_internal_value(data)
 

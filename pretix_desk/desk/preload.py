@@ -5,6 +5,7 @@ attendees by id, and their add-ons by parent id. Merging the two in Python keeps
 count the same for ten attendees and for a hundred thousand, and memory flat, where a
 prefetch per chunk would grow with both.
 """
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Optional
@@ -30,7 +31,9 @@ from .positions import (
 )
 from .questions import checkin_questions, question_data
 from .sync import list_fingerprint, make_sync_token, preload_etag, read_sync_token
-from .verdict import ListFacts, handout_refusal, scan_steps
+from .verdict import SERVER, SERVER_ERROR, ListFacts, handout_refusal, scan_steps
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
 #: Records encoded and sent together: fewer, larger writes, still a small buffer.
@@ -253,7 +256,12 @@ def iter_records(preload: Preload):
         if unanswered and own_answers:
             answered = {qid for _, qid, _ in own_answers}
             unanswered = [q for q in unanswered if q not in answered]
-        yield offline_record(preload, position, own_addons, unanswered=unanswered, tz=tz, rendered=rendered)
+        try:
+            yield offline_record(preload, position, own_addons, unanswered=unanswered, tz=tz, rendered=rendered)
+        except Exception:
+            # One record's data must not end every desk's download mid-stream.
+            logger.exception("Preload of list %s: position %s cannot be rendered", clist.pk, position.pk)
+            yield unverifiable_record(preload, position)
 
 
 def _grouped(rows):
@@ -304,6 +312,22 @@ def offline_record(preload: Preload, position, addons, *, unanswered, tz, render
     if refusal:
         record["redeem"] = refusal
     return record
+
+
+def unverifiable_record(preload: Preload, position):
+    """A record for a position whose own record failed: found by its code, answered
+    "cannot verify offline" in both directions, with only fields that need no rendering."""
+    steps = [[SERVER, SERVER_ERROR]]
+    return {
+        "attendee": {
+            "position_id": position.pk, "order": position.order.code,
+            "name": position.attendee_name_cached or None, "checked_in": position.last_entry_at is not None,
+        },
+        "line_items": [],
+        "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
+        "entry": steps,
+        "exit": steps,
+    }
 
 
 def iter_removed_hashes(preload: Preload):

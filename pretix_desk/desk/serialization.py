@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from pretix.base.models import QuestionAnswer
 
-from .questions import question_data, shown_answers_data
+from .questions import answer_text, question_data, shown_answers_data
 
 
 def isoformat(dt, tz):
@@ -125,7 +125,7 @@ class Rendered(Uncached):
                 continue
             text, renderer = self._question(question)
             renderer.answer = a.answer
-            shown.append({"question": text, "answer": str(renderer)})
+            shown.append({"question": text, "answer": answer_text(renderer, position.pk)})
         return shown
 
     def _question(self, question):

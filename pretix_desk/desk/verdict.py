@@ -22,6 +22,8 @@ ASK = "ask"
 SERVER_RULES = "rules"
 SERVER_EXCHANGE = "exchange"
 SERVER_AMBIGUOUS = Checkin.REASON_AMBIGUOUS
+#: The server could not work out this record's steps (logged there).
+SERVER_ERROR = Checkin.REASON_ERROR
 
 
 @dataclass(frozen=True)
