@@ -30,7 +30,9 @@ from .positions import (
     redeemed_at_subquery,
 )
 from .questions import checkin_questions, question_data
-from .sync import list_fingerprint, make_sync_token, preload_etag, read_sync_token
+from .sync import (
+    catalog_digest, list_fingerprint, make_sync_token, preload_etag, read_sync_token,
+)
 from .verdict import SERVER, SERVER_ERROR, ListFacts, handout_refusal, scan_steps
 
 logger = logging.getLogger(__name__)
@@ -86,7 +88,10 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None) -> Prelo
     else:
         product_ids = list_products
     questions = checkin_questions(event=checkin_list.event, item_ids=list_products)
-    fingerprint = list_fingerprint(checkin_list=checkin_list, product_ids=list_products, questions=questions)
+    fingerprint = list_fingerprint(
+        checkin_list=checkin_list, product_ids=list_products, questions=questions,
+        catalog=catalog_digest(event=checkin_list.event),
+    )
     since = None
     if since_token:
         since = read_sync_token(

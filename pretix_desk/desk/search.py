@@ -2,7 +2,7 @@
 from django.db.models import Q
 from pretix.base.models import OrderPosition
 
-from .positions import desk_positions, list_product_ids, with_desk_state
+from .positions import desk_positions, display_name, list_product_ids, with_desk_state
 
 MIN_QUERY_LENGTH = 3
 MAX_RESULTS = 50
@@ -10,14 +10,15 @@ MAX_RESULTS = 50
 
 def search(*, checkin_list, query):
     """Positions of the list's products (any order status, so staff see why a ticket
-    fails) whose attendee name, email, order email or order code matches."""
+    fails) whose name as the desk shows it (``positions.display_name``), email, order email
+    or order code matches: a result is found by the name on its card."""
     q = (
-        Q(attendee_name_cached__icontains=query)
+        Q(shown_name__icontains=query)
         | Q(attendee_email__icontains=query)
         | Q(order__email__icontains=query)
         | Q(order__code__istartswith=query)
     )
-    qs = OrderPosition.objects.filter(q, order__event_id=checkin_list.event_id)
+    qs = OrderPosition.objects.alias(shown_name=display_name()).filter(q, order__event_id=checkin_list.event_id)
     product_ids = list_product_ids(checkin_list=checkin_list)
     if product_ids is not None:
         qs = qs.filter(item_id__in=product_ids)
@@ -25,5 +26,5 @@ def search(*, checkin_list, query):
         qs = qs.filter(subevent_id=checkin_list.subevent_id)
     return desk_positions(
         with_desk_state(qs, checkin_list=checkin_list)
-        .order_by("attendee_name_cached", "order__code", "positionid")[:MAX_RESULTS]
+        .order_by("display_name", "order__code", "positionid")[:MAX_RESULTS]
     )

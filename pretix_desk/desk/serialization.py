@@ -145,6 +145,21 @@ class Rendered(Uncached):
         return self._position
 
 
+def attendee_name(position):
+    """The name pretix's check-in API shows: read with the position (``display_name``,
+    see ``positions.display_name``), else worked out the same way from the model."""
+    try:
+        return position.display_name or None
+    except AttributeError:  # a model instance loaded without the desk's state
+        name = position.attendee_name_cached
+        if not name and position.addon_to_id:
+            name = position.addon_to.attendee_name_cached
+        if not name:
+            address = getattr(position.order, "invoice_address", None)
+            name = address.name_cached if address else None
+        return name or None
+
+
 def attendee_data(position, *, tz, last_entry_at=None, rendered=UNCACHED):
     """An attendee; ``last_entry_at`` is the latest successful entry on the URL's list.
     ``checkin_texts`` and ``shown_answers`` are what pretix's apps show staff at the door
@@ -171,7 +186,7 @@ def attendee_data(position, *, tz, last_entry_at=None, rendered=UNCACHED):
         "order_status": order.status,
         "position_id": position.pk,
         "order": order.code,
-        "name": position.attendee_name_cached or None,
+        "name": attendee_name(position),
         "email": position.attendee_email or order.email or None,
     }
 
@@ -207,7 +222,7 @@ def badge_data(position, *, printable=None):
     """``printable`` (``{"layout": {"id", "name"}, "url"}``) only where pretix's badges
     plugin is active and a layout applies to the position."""
     data = {
-        "name": position.attendee_name_cached or None,
+        "name": attendee_name(position),
         "product": str(position.item.name),
     }
     if printable:

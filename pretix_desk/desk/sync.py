@@ -3,9 +3,15 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 
 from django.core import signing
-from django.db.models import OuterRef, Subquery
+from django.db.models import (
+    Count, DateTimeField, ExpressionWrapper, FloatField, Func, Max, OuterRef, Q, Subquery,
+    Sum, Value,
+)
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-from pretix.base.models import Order, OrderPosition, RevokedTicketSecret
+from pretix.base.models import (
+    Item, ItemVariation, Order, OrderPosition, Question, RevokedTicketSecret, SubEvent,
+)
 
 from pretix_desk.models import DeletedSecret
 
@@ -19,18 +25,48 @@ class InvalidSyncToken(ValueError):
     pass
 
 
-def list_fingerprint(*, checkin_list, product_ids, questions=()):
-    """Changes when what the preload sends changes for reasons no timestamp shows (the
-    list's products, date, entry and add-on settings, whether it has rules, its check-in
-    questions), which makes older tokens invalid: the desk downloads everything again."""
+def list_fingerprint(*, checkin_list, product_ids, questions=(), catalog=""):
+    """Changes when what the preload sends changes for reasons no order's timestamp shows
+    (the list's products, date, entry and add-on settings, whether it has rules, its
+    check-in questions, and ``catalog``: the event's products, dates, texts, time zone and
+    the language of the download), which makes older tokens invalid: the desk downloads
+    everything again."""
     parts = [
-        2, checkin_list.pk, checkin_list.subevent_id, checkin_list.include_pending,
+        3, checkin_list.pk, checkin_list.subevent_id, checkin_list.include_pending,
         None if product_ids is None else sorted(product_ids),
         checkin_list.allow_multiple_entries, checkin_list.allow_entry_after_exit,
         checkin_list.addon_match, bool(checkin_list.rules),
         [(q.pk, q.type, q.required, sorted(i.pk for i in q.items.all())) for q in questions],
+        catalog,
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def catalog_digest(*, event):
+    """A digest of everything of the event a record shows or decides on that is not part
+    of an order: names, check-in texts and attention flags of products and variations, the
+    products' reusable-media policy, the questions shown or asked at check-in with their
+    options, the dates, the event's time zone, and the language the records are rendered
+    in. pretix keeps no modification time for products, so their rows are read (a few
+    per product); dates have one, and are read as their latest change and count."""
+    rows = [
+        list(Item.objects.filter(event=event).order_by("pk").values_list(
+            "pk", "name", "checkin_text", "checkin_attention", "media_policy", "media_type")),
+        list(ItemVariation.objects.filter(item__event=event).order_by("pk").values_list(
+            "pk", "value", "checkin_text", "checkin_attention")),
+        list(Question.objects.filter(
+            Q(show_during_checkin=True) | Q(ask_during_checkin=True), event=event,
+        ).order_by("pk").values_list(
+            "pk", "question", "help_text", "type", "required", "position", "show_during_checkin",
+            "ask_during_checkin", "valid_number_min", "valid_number_max", "valid_date_min", "valid_date_max",
+            "valid_datetime_min", "valid_datetime_max", "valid_string_length_min", "valid_string_length_max",
+            "options__pk", "options__identifier", "options__answer",
+        )),
+        event.has_subevents and SubEvent.objects.filter(event=event).aggregate(Max("last_modified"), Count("pk")),
+        event.settings.timezone,
+        translation.get_language(),
+    ]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
 
 def make_sync_token(*, checkin_list, product_id, fingerprint, started_at):
@@ -58,39 +94,71 @@ def read_sync_token(token, *, checkin_list, product_id, fingerprint) -> datetime
     return since - SYNC_OVERLAP
 
 
-def with_sync_state(lists):
-    """Check-in lists annotated with what ``preload_etag`` reads: the latest modified order,
-    revoked secret and deleted order of the list's event (three index reads). The desk
-    loads its list this way for the preload, so an unchanged sync costs no statement of
-    its own."""
-    def latest(model, field):
-        return Subquery(
-            model.objects.filter(event_id=OuterRef("event_id")).order_by("-" + field).values(field)[:1]
-        )
+class Epoch(Func):
+    """Seconds since 1970 of a date-time column, summed for ``with_sync_state``."""
 
-    return lists.annotate(
-        sync_modified=latest(Order, "last_modified"), sync_revoked=latest(RevokedTicketSecret, "pk"),
-        sync_deleted=latest(DeletedSecret, "pk"),
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="(julianday(%(expressions)s) * 86400.0)", **extra)
+
+
+def _latest(model, field, event_ref):
+    return Subquery(model.objects.filter(event_id=event_ref).order_by("-" + field).values(field)[:1])
+
+
+def _recent_sum(model, field):
+    """The sum of ``field`` over the rows within ``SYNC_OVERLAP`` of the latest one: a
+    transaction that commits late, stamped earlier than the latest change, still changes
+    it, where the sync token's overlap would send its rows. An index range read."""
+    since = ExpressionWrapper(
+        _latest(model, field, OuterRef(OuterRef("event_id"))) - Value(SYNC_OVERLAP), output_field=DateTimeField(),
+    )
+    return Subquery(
+        model.objects.filter(event_id=OuterRef("event_id"), **{field + "__gte": since})
+        .order_by().values("event_id").annotate(total=Sum(Epoch(field))).values("total")[:1]
     )
 
 
+def with_sync_state(lists):
+    """Check-in lists annotated with what ``preload_etag`` reads: for orders (their
+    modification), revoked secrets and deleted orders (their creation), the latest time
+    and the sum over the last ``SYNC_OVERLAP`` before it, all with index reads. The desk
+    loads its list this way for the preload, so an unchanged sync costs no statement of
+    its own."""
+    annotations = {}
+    for name, model, field in (
+        ("modified", Order, "last_modified"), ("revoked", RevokedTicketSecret, "created"),
+        ("deleted", DeletedSecret, "created"),
+    ):
+        annotations[f"sync_{name}"] = _latest(model, field, OuterRef("event_id"))
+        annotations[f"sync_{name}_recent"] = _recent_sum(model, field)
+    return lists.annotate(**annotations)
+
+
 def preload_etag(*, checkin_list, product_id, fingerprint):
-    """A cheap digest of everything a preload shows; equal digests mean equal data.
+    """A digest of everything a preload shows; equal digests mean equal data.
 
     It rests on what the incremental sync rests on: every change a record shows touches its
     order's ``last_modified`` (pretix's ``Checkin.save``/``delete`` do, so do order changes
-    and our redemptions and auto check-ins), a regenerated code leaves a revoked secret and
-    a deleted order a ``DeletedSecret``. So the latest of each stands for the whole list,
-    whatever the size of the event (a count of the orders, for deletions, read every order
-    of the event). ``checkin_list`` must come from ``with_sync_state``: the view loads it so,
-    and the digest then costs no statement.
+    and our redemptions and auto check-ins), a regenerated code leaves a revoked secret, a
+    deleted order a ``DeletedSecret``, and everything else is in the fingerprint. Anything
+    the sync from a token would send again that a desk holding an answer with this digest
+    lacks changes the latest time or the recent sum (``with_sync_state``), so the digest
+    never hides it behind a 304. ``checkin_list`` must come from ``with_sync_state``: the
+    view loads it so, and the digest then costs no statement.
 
     It leaves out the sync token: a desk that holds the data of an earlier answer with this
     digest holds everything, whichever token it syncs from, so its periodic sync gets a
     304 until something changes.
     """
-    parts = [4, fingerprint, product_id, checkin_list.sync_modified, checkin_list.sync_revoked,
-             checkin_list.sync_deleted]
+    parts = [5, fingerprint, product_id] + [
+        getattr(checkin_list, f"sync_{name}{suffix}")
+        for name in ("modified", "revoked", "deleted") for suffix in ("", "_recent")
+    ]
     return '"%s"' % hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 

@@ -1,11 +1,16 @@
 """The preload's ETag: cheap to compute (a desk's periodic sync of an unchanged list is a
 304), and different after every change a desk must download."""
+import datetime
+import json
+
 import pytest
-from pretix.base.models import Checkin
+from i18nfield.strings import LazyI18nString
+from pretix.base.models import Checkin, Order, Question, QuestionAnswer
 
 from tests.conftest import make_order
 
 from .conftest import desk_url, redeem, scan
+from .test_desk_preload import by_position, preload
 
 
 @pytest.mark.django_db
@@ -61,3 +66,98 @@ def test_etag_changes_with_everything_a_record_shows(client, clist, event, organ
     clist.allow_multiple_entries = True
     clist.save()
     changed("the list's entry rules")
+
+
+def _preload(client, clist, **headers):
+    r = client.get(desk_url(clist, "preload"), **headers)
+    return r, (json.loads(b"".join(r.streaming_content)) if r.status_code == 200 else None)
+
+
+@pytest.mark.django_db
+def test_a_late_commit_stamped_before_the_latest_change_is_not_hidden_by_a_304(client, clist, event, ticket):
+    """A check-in whose transaction commits after a preload, stamped earlier than another
+    order's change that the preload saw: the same sync without If-None-Match sends it (the
+    token's overlap), so the ETag must not answer 304."""
+    late = make_order(event, [ticket], code="LATE1")
+    latest = make_order(event, [ticket], code="LAST1")
+    r, data = _preload(client, clist)
+    etag = r["ETag"]
+    # what the late transaction wrote, with the time it took when it started
+    stamp = Order.objects.get(pk=latest.pk).last_modified - datetime.timedelta(seconds=5)
+    Checkin.objects.bulk_create([Checkin(position=late.positions.get(), list=clist, datetime=stamp)])
+    Order.objects.filter(pk=late.pk).update(last_modified=stamp)
+
+    r2, _ = _preload(client, clist, HTTP_IF_NONE_MATCH=etag)
+    assert r2.status_code == 200, "a 304 would hide the late check-in"
+    _, incremental = preload(client, clist, since=data["sync_token"])
+    assert by_position(incremental)[late.positions.get().pk]["attendee"]["checked_in"] is True
+
+
+def _edit(obj, **fields):
+    for k, v in fields.items():
+        setattr(obj, k, v)
+    obj.save()
+
+
+@pytest.mark.django_db
+def test_every_input_of_a_record_reaches_the_sync(client, clist, event, organizer, ticket, tshirt, order, position,
+                                                  addon):
+    """Each input a record shows or decides on, changed: the ETag changes, and the
+    incremental sync from the earlier token either re-sends the record with the change or
+    refuses the token, so that the desk downloads everything again."""
+    diet = Question.objects.create(event=event, question="Diet", type=Question.TYPE_STRING, show_during_checkin=True)
+    diet.items.add(ticket)
+    QuestionAnswer.objects.create(orderposition=position, question=diet, answer="vegan")
+    consent = Question.objects.create(event=event, question="Consent", type=Question.TYPE_BOOLEAN,
+                                      ask_during_checkin=True)
+    consent.items.add(ticket)
+    shirt_m = addon.variation
+
+    def record(data):
+        return by_position(data)[position.pk]
+
+    changes = [
+        ("the product's name", lambda: _edit(ticket, name="Day pass"),
+         lambda rec, head: rec["attendee"]["product"]["name"] == "Day pass"),
+        ("the product's check-in text", lambda: _edit(ticket, checkin_text="Give a lanyard"),
+         lambda rec, head: "Give a lanyard" in rec["attendee"]["checkin_texts"]),
+        ("the product's attention flag", lambda: _edit(ticket, checkin_attention=True),
+         lambda rec, head: rec["attendee"]["require_attention"] is True),
+        ("the product's reusable-media policy",
+         lambda: _edit(ticket, media_policy="new", media_type="barcode"),
+         lambda rec, head: rec["entry"] == [["ask", [consent.pk]], ["server", "exchange"]]),
+        ("an add-on's name", lambda: _edit(tshirt, name="Hoodie"),
+         lambda rec, head: rec["line_items"][1]["product"]["name"] == "Hoodie"),
+        ("a variation's name", lambda: _edit(shirt_m, value="Medium"),
+         lambda rec, head: rec["line_items"][1]["variation"]["name"] == "Medium"),
+        ("a shown question's text", lambda: _edit(diet, question="Food"),
+         lambda rec, head: rec["attendee"]["shown_answers"] == [{"question": "Food", "answer": "vegan"}]),
+        ("a check-in question's help text", lambda: _edit(consent, help_text="Ask nicely"),
+         lambda rec, head: head["questions"][str(consent.pk)]["help_text"] == "Ask nicely"),
+        ("the event's time zone", lambda: event.settings.set("timezone", "Asia/Tokyo"),
+         lambda rec, head: head["generated_at"].endswith("+09:00")),
+    ]
+    r, data = _preload(client, clist)
+    etag, token = r["ETag"], data["sync_token"]
+    for what, change, shows in changes:
+        change()
+        r, fresh = _preload(client, clist, HTTP_IF_NONE_MATCH=etag)
+        assert r.status_code == 200, f"{what}: 304"
+        assert shows(record(fresh), fresh), f"{what}: not in a full download"
+        r, incremental = preload(client, clist, since=token)
+        assert r.status_code == 400 or (
+            position.pk in by_position(incremental) and shows(record(incremental), incremental)
+        ), f"{what}: the incremental sync neither re-sends it nor refuses the token"
+        etag, token = r["ETag"] if r.status_code == 200 else _preload(client, clist)[0]["ETag"], fresh["sync_token"]
+
+
+@pytest.mark.django_db
+def test_the_language_of_the_download_reaches_the_sync(client, clist, ticket, order):
+    ticket.name = LazyI18nString({"en": "Ticket", "de": "Eintrittskarte"})
+    ticket.save()
+    r, data = _preload(client, clist, HTTP_ACCEPT_LANGUAGE="en")
+    r_de, data_de = _preload(client, clist, HTTP_ACCEPT_LANGUAGE="de", HTTP_IF_NONE_MATCH=r["ETag"])
+    assert r_de.status_code == 200
+    assert data_de["attendees"][0]["attendee"]["product"]["name"] == "Eintrittskarte"
+    r = client.get(desk_url(clist, "preload"), {"since": data["sync_token"]}, HTTP_ACCEPT_LANGUAGE="de")
+    assert r.status_code == 400  # records in two languages cannot be merged
