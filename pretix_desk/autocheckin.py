@@ -28,6 +28,7 @@ from pretix.base.models import (
 from pretix.base.signals import (
     checkin_created, get_defining_app, register_payment_providers,
 )
+from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
 from . import rules as matching
 from .models import AutoCheckinRule
@@ -77,10 +78,11 @@ class RuleSet:
         )
 
 
-def load_rules(*, event, modes, rule_ids=None):
+def load_rules(*, event, modes, rule_ids=None, model=AutoCheckinRule):
     """The event's rules for ``modes`` (only ``rule_ids`` if given) with their conditions
-    and the event's lists, or ``None`` if there are no such rules: one query."""
-    rows = _load_rules(event=event, modes=modes, rule_ids=rule_ids)
+    and the event's lists, or ``None`` if there are no such rules: one query. ``model``
+    may be the bundled plugin's rule, whose fields mean the same (see ``bundled``)."""
+    rows = _load_rules(event=event, modes=modes, rule_ids=rule_ids, model=model)
     return _ruleset(rows) if rows["rule"] else None
 
 
@@ -128,16 +130,38 @@ def auto_checkin(*, order, mode):
     return check_in_order(order=order, modes=(mode,))
 
 
-def check_in_order(*, order, modes):
-    """Check the order's tickets in as the event's rules for ``modes`` say; return the
-    new check-ins.
+def bundled(order, mode):
+    """The bundled plugin's rules for ``mode`` (its ``order_placed``/``order_paid``), carried
+    out as ours are, in its place on events where both plugins are active (``signals.py``).
+
+    Its own run looks only for its own automatic entry, so it checks a ticket in a second
+    time that was scanned at the door before the order was paid; ours never does, and
+    writes the order's log entry (webhooks) as for our rules. As in the bundled plugin, a
+    rule for placed orders that is limited to payment methods never matches.
+    """
+    ruleset = load_rules(event=order.event, modes=(mode,), model=BundledRule)
+    if ruleset is not None:
+        ruleset = RuleSet(
+            rules=tuple(
+                r for r in ruleset.rules
+                if r.mode == AutoCheckinRule.MODE_PAID or r.all_payment_methods
+            ),
+            lists=ruleset.lists,
+        )
+    return check_in_order(order=order, modes=(mode,), ruleset=ruleset)
+
+
+def check_in_order(*, order, modes, ruleset=False):
+    """Check the order's tickets in as the event's rules for ``modes`` say (or ``ruleset``,
+    loaded already); return the new check-ins.
 
     Reads the rules (one query; nothing more if none could apply to the order's sales
     channel), then as ``check_in_orders``.
     """
     if not modes:
         return []
-    ruleset = load_rules(event=order.event, modes=modes)
+    if ruleset is False:
+        ruleset = load_rules(event=order.event, modes=modes)
     if ruleset is None or not ruleset.may_apply(modes=modes, sales_channel_id=order.sales_channel_id):
         return []
     # Part of the caller's transaction if there is one (a payment): an error here undoes
@@ -322,21 +346,32 @@ def _save_checkins(checkins):
     ])
 
 
-def _load_rules(*, event, modes, rule_ids=None):
+def _load_rules(*, event, modes, rule_ids=None, model=AutoCheckinRule):
     """The rules, every condition row of them and every list of the event, in one query
-    (see ``_rules_sql``), sorted by kind: ``{kind: {owner id: values}}``."""
+    (see ``_rules_sql``), sorted by kind: ``{kind: {owner id: values}}``, a rule's payment
+    methods as a frozenset."""
     modes = sorted(set(modes))
     rule_ids = sorted(set(rule_ids)) if rule_ids is not None else None
     params = [event.pk, *modes, *(rule_ids or ()), *[event.pk] * 5]
     found = {kind: {} for kind in ("rule", "list", "channel", "product", "variation", "list_product")}
     for kind, owner, number, text, switches, payment_methods in _fetch(
-        _rules_sql(len(modes), None if rule_ids is None else len(rule_ids)), params,
+        _rules_sql(len(modes), None if rule_ids is None else len(rule_ids), model), params,
     ):
-        if kind in ("rule", "list"):
+        if kind == "rule":
+            found[kind][owner] = (number, text, switches, _payment_methods(model, payment_methods))
+        elif kind == "list":
             found[kind][owner] = (number, text, switches, payment_methods)
         else:
             found[kind].setdefault(owner, set()).add(number)
     return found
+
+
+def _payment_methods(model, stored):
+    """A rule's payment methods from the column's text: JSON in ours, pretix's delimited
+    ``MultiStringField`` in the bundled plugin's."""
+    if model is AutoCheckinRule:
+        return frozenset((json.loads(stored) if stored else None) or ())
+    return frozenset(model._meta.get_field("limit_payment_methods").to_python(stored))
 
 
 def _fetch(sql, params):
@@ -361,7 +396,7 @@ def _marks(count):
 
 
 @functools.lru_cache(maxsize=None)
-def _rules_sql(mode_count, rule_id_count):
+def _rules_sql(mode_count, rule_id_count, model=AutoCheckinRule):
     """Uniform rows ``(kind, owner, number, text, switches, payment methods)``:
 
     ``rule``: rule id, list id, mode, ``all_*`` switches as bits, payment methods (JSON);
@@ -370,8 +405,9 @@ def _rules_sql(mode_count, rule_id_count):
     ``list_product``: list id and product id.
 
     Parameters: the event, the modes, the rule ids (if any), the event five times more.
+    ``model`` is our rule or the bundled plugin's, which has the same fields.
     """
-    rule, clist = AutoCheckinRule, CheckinList
+    rule, clist = model, CheckinList
     rules = _quoted(rule)
 
     def bit(model, field, value):
@@ -482,7 +518,7 @@ def _rule(rid, rows):
         product_ids=frozenset(rows["product"].get(rid, ())),
         variation_ids=frozenset(rows["variation"].get(rid, ())),
         all_payment_methods=bool(switches & 4),
-        payment_methods=frozenset((json.loads(payment_methods) if payment_methods else None) or ()),
+        payment_methods=payment_methods,
     )
 
 

@@ -1,16 +1,22 @@
 """Signal wiring only: receivers hand the real work to plain functions elsewhere.
 
-pretix's plugin signals reach these receivers only for events that enable pretix_desk.
+pretix's plugin signals reach these receivers only for events that enable pretix_desk; the
+two that stand in for the bundled auto check-in plugin's, only for events that enable that.
 """
+import functools
+import logging
+
+from django.apps import apps
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from pretix.api.signals import register_device_security_profile
 from pretix.base.signals import (
-    checkin_created, event_copy_data, item_copy_data, order_changed,
+    checkin_created, event_copy_data, is_app_active, item_copy_data, order_changed,
     order_gracefully_delete, order_paid, order_placed, order_reactivated,
 )
 from pretix.control.signals import nav_event, order_info
+from pretix.plugins.autocheckin import signals as bundled_signals
 
 from . import autocheckin, logdisplay  # NOQA: logdisplay registers log texts
 from .desk import logdisplay as desk_logdisplay  # NOQA: registers the order log texts
@@ -18,6 +24,8 @@ from .desk.devices import DeskSecurityProfile
 from .desk.order_view import order_redemptions_html
 from .desk.scan import checkin_created_during_scan
 from .desk.sync import remember_deleted_order
+
+logger = logging.getLogger(__name__)
 
 # --- auto check-in rules ---
 
@@ -41,6 +49,35 @@ def autocheckin_order_changed(sender, order, **kwargs):
 @receiver(order_reactivated, dispatch_uid="pretix_desk_autocheckin_reactivated")
 def autocheckin_order_reactivated(sender, order, **kwargs):
     autocheckin.reactivated(order)
+
+
+def _in_place_of_bundled(signal, original, dispatch_uid, mode):
+    """Where both plugins are active, run the bundled plugin's rules for ``mode`` through
+    ours (``autocheckin.bundled``), never through its own receiver, which checks a ticket
+    scanned at the door in a second time. Elsewhere its receiver runs as always.
+
+    The replacement keeps the bundled receiver's module (``functools.wraps``), so pretix
+    calls it exactly where it called the original: on events with the bundled plugin.
+    """
+    if not signal.disconnect(dispatch_uid=dispatch_uid):
+        # A pretix that names it otherwise: leave it be rather than run the rules twice
+        # (tests/test_rules_checkin.py then fails).
+        logger.warning("pretix's bundled auto check-in receiver %r not found", dispatch_uid)
+        return
+
+    @functools.wraps(original)
+    def in_place_of_bundled(sender, order, **kwargs):
+        if is_app_active(sender, apps.get_app_config("pretix_desk")):
+            return autocheckin.bundled(order, mode)
+        return original(sender=sender, order=order, **kwargs)
+
+    signal.connect(in_place_of_bundled, dispatch_uid=dispatch_uid, weak=False)
+
+
+_in_place_of_bundled(order_placed, bundled_signals.order_placed_receiver, "autocheckin_order_placed",
+                     autocheckin.AutoCheckinRule.MODE_PLACED)
+_in_place_of_bundled(order_paid, bundled_signals.order_paid_receiver, "autocheckin_order_paid",
+                     autocheckin.AutoCheckinRule.MODE_PAID)
 
 
 @receiver(event_copy_data, dispatch_uid="pretix_desk_rules_event_copy")

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils.timezone import now
 from pretix.api.models import WebHook
 from pretix.base.models import Checkin, CheckinList, Item, LogEntry, Order, OrderPayment
@@ -13,6 +14,7 @@ from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
 from pretix_desk import autocheckin
 from pretix_desk.autocheckin import auto_checkin
+from pretix_desk.importer import CREATED, import_bundled_rules
 from pretix_desk.models import AutoCheckinRule
 
 from .conftest import make_order
@@ -217,6 +219,65 @@ def test_bundled_plugin_finds_our_checkin(event, ticket, clist):
     order_placed.send(event, order=order, bulk=False)
     order_placed.send(event, order=order, bulk=False)
     assert checkins(order) == [(1, "Main")]
+
+
+@pytest.mark.parametrize("imported", [True, False])
+def test_bundled_plugin_active_too_leaves_a_ticket_scanned_before_payment_alone(
+        token_client, event, ticket, quota, imported):
+    """docs/rules-api.rst: once per list, also while the bundled plugin is still active
+    (after its rules were imported, or before): a ticket scanned at the door before its
+    order was paid gets no automatic entry when it is paid."""
+    event.plugins += ",pretix.plugins.autocheckin"
+    event.save()
+    door = CheckinList.objects.create(event=event, name="Door", all_products=True, include_pending=True)
+    BundledRule.objects.create(event=event, list=door, mode="paid")
+    if imported:
+        assert [o.status for o in import_bundled_rules(event=event)] == [CREATED]
+    order = owing(event, [ticket], Decimal("23.00"), status=Order.STATUS_PENDING)
+    position = order.positions.get()
+    scan_url = reverse("api-v1:desk-scan", kwargs={
+        "organizer": event.organizer.slug, "event": event.slug, "list": door.pk,
+    })
+    r = token_client.post(scan_url, {"access_code": position.secret, "ignore_unpaid": True}, format="json")
+    assert r.status_code == 201, r.data
+
+    order.payments.create(provider="manual", amount=order.total).confirm()
+    order.refresh_from_db()
+    assert order.status == Order.STATUS_PAID
+    entries = Checkin.all.filter(position=position, list=door)
+    assert [(ci.successful, ci.auto_checked_in) for ci in entries] == [(True, False)]
+
+
+def test_bundled_rules_work_as_before_where_both_plugins_are_active(event, ticket, tshirt, clist, anylist):
+    """pretix-desk carries the bundled plugin's rules out in its place (with an entry in the
+    order's log, as for its own); what they check in is what the bundled plugin would."""
+    event.plugins += ",pretix.plugins.autocheckin"
+    event.save()
+    BundledRule.objects.create(event=event, list=clist, mode="placed")
+    shirts_paid = BundledRule.objects.create(event=event, mode="paid", all_products=False)
+    shirts_paid.limit_products.add(tshirt)
+    # never matches in the bundled plugin: a placed order has no payment yet
+    BundledRule.objects.create(event=event, list=anylist, mode="placed", all_payment_methods=False,
+                               limit_payment_methods=["manual"])
+    BundledRule.objects.create(event=event, list=anylist, mode="paid", all_payment_methods=False,
+                               limit_payment_methods=["banktransfer"])
+    order = make_order(event, [ticket, tshirt])
+    order.payments.create(provider="manual", amount=Decimal("0.00"), state=OrderPayment.PAYMENT_STATE_CONFIRMED)
+    order_placed.send(event, order=order, bulk=False)
+    order_paid.send(event, order=order)
+    assert checkins(order) == [(1, "Main"), (2, "Any")]
+    assert all(ci.auto_checked_in for ci in Checkin.all.filter(position__order=order))
+    assert LogEntry.objects.filter(action_type="pretix.event.checkin").count() == 2
+
+
+def test_bundled_plugin_alone_runs_its_own_receivers(event, ticket, clist):
+    event.plugins = "pretix.plugins.autocheckin"
+    event.save()
+    BundledRule.objects.create(event=event, list=clist, mode="placed")
+    order = place(event, [ticket])
+    assert checkins(order) == [(1, "Main")]
+    # the bundled plugin's own code: no entry in the order's log
+    assert not LogEntry.objects.filter(action_type="pretix.event.checkin").exists()
 
 
 def test_manual_checkin_does_not_block_auto_checkin(event, ticket, clist):
