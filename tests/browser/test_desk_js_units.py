@@ -358,7 +358,7 @@ def test_sync_asked_while_it_runs_runs_once_more(js):
 
 
 QUEUE_HARNESS = """
-    const {SyncQueue} = await load("queue.js");
+    const {SyncQueue, classifyUpload, backoffMs} = await load("queue.js");
     const {NetworkError} = await load("api.js");
     class MemoryStore {
         constructor() { this.items = new Map(); this.seq = 0; }
@@ -368,36 +368,57 @@ QUEUE_HARNESS = """
         async queueAll() { return [...this.items.values()].sort((a, b) => a.seq - b.seq); }
     }
     const sent = [];
-    // what the fake server does with each code: "ok", "refuse", "down" (unreachable), "throw", ...
+    // what the fake server does with each code: "ok", "refuse", "down" (no answer in time),
+    // "500", "throw", ...; networkDown: nothing answers, not even the probe
     let behaviour = {};
+    let networkDown = false;
     let delay = 0;
+    let probes = 0;
     const api = {
         async scan(body) { return answer(body); },
         async redeem(body) { return answer(body); },
+        async probe() {
+            probes += 1;
+            if (networkDown) throw new NetworkError("network");
+            return {status: 400, data: {q: ["too short"]}};
+        },
     };
     async function answer(body) {
         sent.push([body.access_code, body.nonce, body.datetime]);
         if (delay) await new Promise((r) => setTimeout(r, delay));
+        if (networkDown) throw new NetworkError("timeout");
         const b = behaviour[body.access_code] || "ok";
         if (b === "down") throw new NetworkError("timeout");
+        if (b === "500") throw new NetworkError("server");
         if (b === "offline") throw new NetworkError("offline");
         if (b === "throw") throw new Error("broken item");
         if (b === "refuse") return {status: 400, data: {status: "error", reason: "unpaid"}};
         if (b === "gone") return {status: 404, data: {detail: "Not found."}};
         if (b === "403") return {status: 403, data: {}};
+        if (b === "429") return {status: 429, data: {}};
+        if (typeof b === "object") return b;  // a whole answer {status, data}
         return {status: 201, data: {status: "ok"}};
     }
     const store = new MemoryStore();
     const accepted = [];
+    const conflicts = [];
+    let clock = Date.parse("2026-01-01T12:00:00Z");
     const known = (item) => (item.api || item.list === 1 ? api : null);
     const noLock = {locks: null, storage: null};
     const makeQueue = (event = "org:ev", lock = noLock) => new SyncQueue({
-        store, event, apiFor: known, lock, onAccepted: (item) => accepted.push(item.body.access_code)});
+        store, event, apiFor: known, lock, clock: () => clock,
+        onAccepted: (item) => accepted.push(item.body.access_code),
+        onConflict: (item, data) => conflicts.push([item.body.access_code, data])});
     const queue = makeQueue();
-    const add = (code, kind = "scan", extra = {}) => queue.add({kind, list: 1, api: "/api/1/", ...extra,
-        body: {access_code: code, nonce: "n-" + code, datetime: "2026-01-01T10:00:00Z", type: "entry"}});
+    const add = (code, kind = "scan", extra = {}, body = {}) => queue.add({kind, list: 1, api: "/api/1/", ...extra,
+        body: {access_code: code, nonce: "n-" + code, datetime: "2026-01-01T10:00:00Z", type: "entry", ...body}});
     const state = async () => (await store.queueAll()).map((i) => [i.body.access_code, i.state, i.attempts]);
+    const waits = async () => (await store.queueAll()).map((i) => i.next_try ? (Date.parse(i.next_try) - clock) / 1000 : null);
+    const names = () => sent.map((s) => s[0]);
 """
+
+NO_FAULTS = {"accepted": 0, "refused": 0, "parked": 0, "failed": 0, "conflicts": 0, "waiting": 0,
+             "gaveUp": False, "authFailed": False}
 
 
 def test_queue_refused_and_failing_items_do_not_block_the_rest(js):
@@ -407,18 +428,94 @@ def test_queue_refused_and_failing_items_do_not_block_the_rest(js):
         const first = await queue.flush();
         const afterFirst = await state();
         behaviour = {};
+        const early = await queue.flush();  // C waits for its next try
+        clock += 15000;
         const second = await queue.flush();
-        return {first, afterFirst, second, after: await state(), accepted, sent};
+        return {first, afterFirst, early, second, after: await state(), accepted, sent, probes};
     """)
-    assert result["first"] == {"accepted": 3, "refused": 1, "parked": 0, "failed": 1, "gaveUp": False,
-                               "authFailed": False}
+    assert result["first"] == {**NO_FAULTS, "accepted": 3, "refused": 1, "failed": 1}
     assert result["afterFirst"] == [["B", "parked", 0], ["C", "pending", 1]]
+    assert result["early"] == {**NO_FAULTS, "waiting": 1}
     # the retry sends only C, with its original nonce and time; the refused B is not resent
-    assert result["second"]["accepted"] == 1 and result["second"]["refused"] == 0
+    assert result["second"] == {**NO_FAULTS, "accepted": 1}
     assert result["after"] == [["B", "parked", 0]]
     assert result["accepted"] == ["A", "D", "E", "C"]
     assert result["sent"][-1] == ["C", "n-C", "2026-01-01T10:00:00Z"]
     assert [s[0] for s in result["sent"]] == ["A", "B", "C", "D", "E", "C"]
+    assert result["probes"] == 1  # after C failed: the server answered, so C was to blame
+
+
+def test_queue_three_items_the_server_fails_on_hold_back_nothing(js):
+    result = js(QUEUE_HARNESS + """
+        for (const c of ["X1", "X2", "X3", "G1", "G2"]) await add(c);
+        behaviour = {X1: "500", X2: "500", X3: "down"};
+        const r = await queue.flush();
+        const failing = (await queue.pending()).map((i) => [i.body.access_code, i.attempts, i.last_error,
+            (Date.parse(i.next_try) - clock) / 1000]);
+        return {r, failing, accepted, sent: names(), probes};
+    """)
+    assert result["r"] == {**NO_FAULTS, "accepted": 2, "failed": 3}
+    assert result["accepted"] == ["G1", "G2"]  # in the same round, behind three failures
+    assert result["sent"] == ["X1", "X2", "X3", "G1", "G2"]
+    assert result["failing"] == [["X1", 1, "server", 15], ["X2", 1, "server", 15], ["X3", 1, "timeout", 15]]
+    assert result["probes"] == 3
+
+
+def test_queue_backoff_grows_per_item_up_to_a_cap(js):
+    result = js(QUEUE_HARNESS + """
+        await add("X"); await add("Y");
+        behaviour = {X: "500", Y: "500"};
+        const seen = [];
+        const start = clock;
+        for (let round = 0; round < 9; round++) {
+            await queue.flush();
+            const x = (await store.queueAll()).find((i) => i.body.access_code === "X");
+            seen.push([x.attempts, (Date.parse(x.next_try) - clock) / 1000]);
+            if (round === 0) behaviour = {X: "500"};  // Y goes through at its next try
+            clock = Date.parse(x.next_try);
+        }
+        return {seen, sent: names(), state: await state(),
+                caps: [1, 2, 3, 4, 5, 6, 7, 20].map((n) => backoffMs(n) / 1000)};
+    """)
+    assert result["seen"] == [[1, 15], [2, 30], [3, 60], [4, 120], [5, 240], [6, 300], [7, 300], [8, 300], [9, 300]]
+    assert result["caps"] == [15, 30, 60, 120, 240, 300, 300, 300]
+    # Y failed once and was tried again when its own wait was over, not X's
+    assert result["sent"][:4] == ["X", "Y", "X", "Y"] and result["sent"].count("Y") == 2
+    assert result["state"] == [["X", "pending", 9]]
+
+
+def test_queue_stops_a_round_when_the_network_is_gone_without_counting_attempts(js):
+    result = js(QUEUE_HARNESS + """
+        for (const c of ["A", "B", "C", "D", "E"]) await add(c);
+        networkDown = true;
+        const down = await queue.flush();
+        const sentWhileDown = names();
+        const afterDown = [await state(), await waits()];
+        networkDown = false;
+        behaviour = {A: "offline"};  // the browser says it has no network: not even a probe
+        const probesBefore = probes;
+        const offline = await queue.flush();
+        const offlineProbes = probes - probesBefore;
+        behaviour = {A: "403", B: "429"};
+        const limited = await queue.flush();
+        behaviour = {A: "403"};
+        const forbidden = await queue.flush();
+        const kept = [await state(), await waits()];
+        behaviour = {};
+        const back = await queue.flush();
+        return {down, sentWhileDown, afterDown, offline, offlineProbes, limited, forbidden, kept, back,
+                left: await state()};
+    """)
+    assert result["down"] == {**NO_FAULTS, "gaveUp": True}
+    assert result["sentWhileDown"] == ["A"]
+    assert result["afterDown"] == [[[c, "pending", 0] for c in "ABCDE"], [None] * 5]
+    assert result["offline"] == {**NO_FAULTS, "gaveUp": True} and result["offlineProbes"] == 0
+    # too many requests: the round stops there, nobody is to blame
+    assert result["limited"] == {**NO_FAULTS, "authFailed": True}
+    # a rejected login is not the item's fault: it stays pending, the rest go through
+    assert result["forbidden"] == {**NO_FAULTS, "accepted": 4, "authFailed": True}
+    assert result["kept"] == [[["A", "pending", 0]], [None]]
+    assert result["back"]["accepted"] == 1 and result["left"] == []
 
 
 def test_queue_poisoned_items_are_parked_and_other_events_left_alone(js):
@@ -444,27 +541,73 @@ def test_queue_poisoned_items_are_parked_and_other_events_left_alone(js):
     assert result["all"] == 4  # the other event's item is still there, untouched
 
 
-def test_queue_stops_a_round_when_the_network_is_gone_and_keeps_everything(js):
+def test_queue_offline_uploads_are_kept_for_a_day_and_conflicts_reported(js):
     result = js(QUEUE_HARNESS + """
-        for (const c of ["A", "B", "C", "D", "E"]) await add(c);
-        behaviour = {A: "down", B: "down", C: "down", D: "down", E: "down"};
-        const down = await queue.flush();
-        const sentWhileDown = sent.length;
-        behaviour = {A: "offline"};
-        const offline = await queue.flush();
-        behaviour = {A: "403"};
-        const forbidden = await queue.flush();
-        const kept = await state();
-        behaviour = {};
-        const back = await queue.flush();
-        return {down, sentWhileDown, offline, forbidden, kept, back, left: await state()};
+        const offline = (answer, extra = {}) => ({offline: {answer, sync_token: "tok", ...extra}});
+        const recorded = (what, conflict = null) => ({status: 201, data: {status: what === "refused" ? "error" : "ok",
+            offline: {recorded: what, conflict}}});
+        const conflict = {position_id: 7, reason: "already_redeemed", reason_explanation: null,
+            checkin: {id: 12, datetime: "2026-01-01T10:00:00Z", type: "entry", forced: true, gate: null, device: null, nonce: "n-F"},
+            others: [{id: 11, datetime: "2026-01-01T09:58:00Z", type: "entry", forced: false, gate: "Gate B", device: null, nonce: "x"}]};
+        await add("OK", "scan", {}, offline("ok"));
+        await add("NO", "scan", {}, offline("error", {reason: "unpaid"}));
+        await add("F", "scan", {}, offline("ok"));
+        await add("EX", "scan", {}, offline("ok"));   // a ticket that needs a medium exchange
+        await add("OLD");                              // queued by an older page: no "offline"
+        await add("R", "redeem");                      // handed out at another desk meanwhile
+        behaviour = {OK: recorded("checkin"), NO: recorded("refused"), F: recorded("forced", conflict),
+                     EX: {status: 400, data: {status: "error", reason: "exchange"}},
+                     R: {status: 409, data: {status: "error", reason: "already_redeemed", redeemed_at: "2026-01-01T09:00:00Z"}}};
+        const r = await queue.flush();
+        const kept = (await store.queueAll()).map((i) => [i.body.access_code, i.state, i.recorded || null]);
+        const counts = [(await queue.pending()).length, (await queue.parked()).length, (await queue.uploaded()).length];
+        // an upload again (another tab, a reload) sends nothing of what is done
+        sent.length = 0;
+        await queue.flush();
+        const again = names();
+        clock += 24 * 3600 * 1000 - 1;
+        await queue.flush();
+        const beforeDay = (await queue.uploaded()).length;
+        clock += 2;
+        await queue.flush();
+        return {r, kept, counts, again, beforeDay, afterDay: await state(), accepted,
+                conflicts: conflicts.map(([code, data]) => [code, data.reason || data.offline.recorded])};
     """)
-    assert result["down"]["gaveUp"] is True and result["sentWhileDown"] == 3
-    assert result["offline"]["gaveUp"] is True and result["offline"]["failed"] == 1
-    # a rejected login is not the item's fault: it stays pending, the rest go through
-    assert result["forbidden"]["accepted"] == 4 and result["forbidden"]["authFailed"] is True
-    assert result["kept"] == [["A", "pending", 3]]
-    assert result["back"]["accepted"] == 1 and result["left"] == []
+    assert result["r"] == {**NO_FAULTS, "accepted": 4, "refused": 1, "conflicts": 2}
+    assert result["kept"] == [
+        ["OK", "uploaded", "checkin"], ["NO", "uploaded", "refused"], ["F", "uploaded", "forced"],
+        ["EX", "parked", None],
+    ]
+    assert result["counts"] == [0, 1, 3]
+    assert result["again"] == []
+    assert result["accepted"] == ["OK", "NO", "F", "OLD"]
+    assert result["conflicts"] == [["F", "forced"], ["R", "already_redeemed"]]
+    assert result["beforeDay"] == 3
+    assert result["afterDay"] == [["EX", "parked", 0]]
+
+
+def test_queue_classifies_answers_and_retry_now_ends_the_wait(js):
+    result = js(QUEUE_HARNESS + """
+        const table = [
+            ["scan", 201, {}], ["scan", 200, null], ["scan", 201, {offline: {recorded: "refused", conflict: null}}],
+            ["scan", 400, {offline: {recorded: "refused", conflict: null}}], ["scan", 400, {status: "error", reason: "exchange"}],
+            ["scan", 400, {offline: null}], ["scan", 404, {}], ["scan", 401, {}], ["scan", 403, {}], ["scan", 429, {}],
+            ["redeem", 409, {reason: "already_redeemed"}], ["scan", 409, {reason: "already_redeemed"}], ["redeem", 400, {reason: "unpaid"}],
+        ].map(([kind, status, data]) => classifyUpload(kind, status, data));
+        await add("X"); await add("Y");
+        behaviour = {X: "500"};
+        await queue.flush();
+        const before = await waits();
+        await queue.retryNow();
+        const after = await waits();
+        behaviour = {};
+        const r = await queue.flush();
+        return {table, before, after, r};
+    """)
+    assert result["table"] == ["accepted", "accepted", "accepted", "accepted", "refused", "refused", "refused",
+                               "retry", "retry", "retry", "conflict", "refused", "refused"]
+    assert result["before"] == [15] and result["after"] == [None]
+    assert result["r"]["accepted"] == 1
 
 
 def test_queue_one_upload_at_a_time_across_tabs(js):
@@ -599,12 +742,332 @@ def test_store_upgrade_from_version_1_keeps_the_queue_and_drops_old_records(js):
         s.db.onversionchange = null;
         s.close();
         const s2 = await DeskStore.open({name, onVersionChange: (e) => (changed = e.newVersion)});
-        const newer = await promisify(indexedDB.open(name, 3));
+        const newer = await promisify(indexedDB.open(name, 4));
         out.versionchange = [changed, s2.closed];
         newer.close();
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 2,
-        "stores": ["attendees", "meta", "queue"], "versionchange": [3, True],
+        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 3,
+        "stores": ["attendees", "conflicts", "meta", "queue"], "versionchange": [4, True],
     }
+
+
+def test_store_upgrade_from_version_2_keeps_everything_and_adds_the_conflicts(js):
+    assert js("""
+        const {DeskStore} = await load("store.js");
+        const name = "desk-test-" + Math.random();
+        const promisify = (r) => new Promise((ok, ko) => { r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+        // the schema of version 2
+        const req = indexedDB.open(name, 2);
+        req.onupgradeneeded = () => {
+            const db = req.result;
+            db.createObjectStore("queue", {keyPath: "seq", autoIncrement: true}).createIndex("nonce", "nonce", {unique: true});
+            db.createObjectStore("attendees", {keyPath: ["list", "code_hash"]}).createIndex("owner", ["list", "owner"]);
+            db.createObjectStore("meta", {keyPath: "list"});
+        };
+        const old = await promisify(req);
+        const tx = old.transaction(["attendees", "meta", "queue"], "readwrite");
+        tx.objectStore("attendees").put({list: 1, code_hash: "h", owner: 7, attendee: {name: "Ada", position_id: 7}});
+        tx.objectStore("meta").put({list: 1, salt: "s", sync_token: "t"});
+        tx.objectStore("queue").put({nonce: "n1", list: 1, state: "pending", body: {access_code: "A"}});
+        await new Promise((ok) => (tx.oncomplete = ok));
+        old.close();
+        const s = await DeskStore.open({name});
+        const entry = (key, extra = {}) => ({key, event: "e", name: "Ada", ...extra});
+        const added = [await s.conflictAdd(entry("checkin:1")), await s.conflictAdd(entry("checkin:1", {name: "Other"})),
+                       await s.conflictAdd(entry("checkin:2"))];
+        await s.conflictPut({...entry("checkin:2"), dismissed: true});
+        await s.conflictDelete("checkin:1");
+        const out = {version: s.db.version, attendee: (await s.getByOwner(1, 7)).attendee.name,
+                     meta: (await s.getMeta(1)).sync_token, queue: (await s.queueAll()).map((i) => i.nonce),
+                     added, conflicts: (await s.conflictAll()).map((c) => [c.key, c.name, !!c.dismissed])};
+        s.close();
+        indexedDB.deleteDatabase(name);
+        return out;
+    """) == {
+        "version": 3, "attendee": "Ada", "meta": "t", "queue": ["n1"], "added": [True, False, True],
+        "conflicts": [["checkin:2", "Ada", True]],
+    }
+
+
+def test_offline_refusals_queued_for_upload_are_no_entries(js):
+    assert js(OFFLINE + """
+        const refused = (datetime) => ({kind: "scan", owner: 7, body: {type: "entry", datetime,
+            offline: {answer: "error", reason: "unpaid", sync_token: "t"}}});
+        const admitted = (type, datetime) => ({kind: "scan", owner: 7, body: {type, datetime,
+            offline: {answer: "ok", sync_token: "t"}}});
+        const afterExit = {allow_multiple_entries: false, allow_entry_after_exit: true};
+        return [
+            o.isOfflineRefusal(refused("T1")), o.isOfflineRefusal(admitted("entry", "T1")), o.isOfflineRefusal(q("entry", "T1")),
+            // a refused scan queued for pretix's record lets nobody in
+            scan({record: rec(), queued: [refused("T1"), refused("T2")]}),
+            o.entriesSoFar(rec(), [refused("T1")]),
+            // only admissions count, and the latest of them says whether they are inside
+            scan({record: rec(), queued: [admitted("entry", "T1"), refused("T2")]}),
+            o.entriesSoFar(rec({last: "entry"}, inside), [admitted("exit", "T1"), refused("T2")]),
+            scan({record: rec({last: "entry"}, inside), queued: [admitted("exit", "T1"), refused("T2")], entries: afterExit}),
+        ];
+    """) == [
+        True, False, False,
+        {"status": "ok"},
+        {"entered": False, "lastEntryAt": None, "last": None},
+        {"status": "error", "reason": "already_redeemed", "checked_in_at": "T1"},
+        {"entered": True, "lastEntryAt": "2026-06-01T10:42:00Z", "last": "exit"},
+        {"status": "ok"},
+    ]
+
+
+CONFLICTS = """
+    const c = await load("conflicts.js");
+    const {describeConflict} = await load("uploadview.js");
+    const now = Date.parse("2026-06-01T19:10:00Z");
+    const checkin = (id, datetime, extra = {}) => ({id, datetime, type: "entry", forced: false, gate: null, device: null,
+        nonce: "other-" + id, ...extra});
+    const item = (code, extra = {}) => ({event: "org:ev", kind: "scan", list: 1, owner: 7, nonce: "n-" + code,
+        label: {name: "Ada Lovelace", product: "Ticket"}, body: {access_code: code, nonce: "n-" + code,
+        datetime: "2026-06-01T19:02:00Z", type: "entry", offline: {answer: "ok", sync_token: "t"}}, ...extra});
+    // the page's strings as the server renders them (desk_strings.py), enough of them here
+    const T = {
+        reason_canceled: "Order canceled", reason_other: "Refused", addons: "Add-ons",
+        conflict_admitted_offline: "admitted offline at {time}", conflict_admitted_here: "admitted here at {time}",
+        conflict_used_at: "already used at {time}", conflict_used_at_place: "already used at {place} at {time}",
+        conflict_also_admitted: "also admitted at {time} (offline)",
+        conflict_also_admitted_place: "also admitted at {place} at {time} (offline)",
+        conflict_changed_since: "since the download: {reason}",
+        conflict_recorded_forced: "pretix recorded it as a forced check-in.",
+        conflict_recorded_refused: "pretix did not record it as a check-in.",
+        conflict_handed_out_offline: "{product} handed out offline at {time}",
+        conflict_handed_out_before: "already handed out at {time}",
+    };
+    const ui = {T, time: (iso) => iso.slice(11, 16), reasonText: (r) => T["reason_" + r] || T.reason_other};
+    const say = (entry) => describeConflict(entry, ui);
+"""
+
+
+def test_conflicts_from_upload_answers_and_how_the_page_says_them(js):
+    assert js(CONFLICTS + """
+        const forced = {status: "ok", list: {id: 1, name: "Main"}, offline: {recorded: "forced", conflict: {
+            position_id: 7, reason: "already_redeemed", reason_explanation: null,
+            checkin: checkin(31, "2026-06-01T19:02:00Z", {forced: true, nonce: "n-A"}),
+            others: [checkin(30, "2026-06-01T18:58:00Z", {gate: "Gate B"}), checkin(29, "2026-06-01T18:00:00Z")]}}};
+        const canceled = {status: "ok", offline: {recorded: "forced", conflict: {
+            position_id: 7, reason: "canceled", reason_explanation: null,
+            checkin: checkin(32, "2026-06-01T19:02:00Z", {forced: true, nonce: "n-B"}), others: []}}};
+        const refused = {status: "error", offline: {recorded: "refused", conflict: {
+            position_id: 7, reason: "already_redeemed", reason_explanation: null, checkin: null,
+            others: [checkin(30, "2026-06-01T18:58:00Z", {device: "Entrance phone"})]}}};
+        const plain = {status: "ok", offline: {recorded: "checkin", conflict: null}};
+        const redeem = {status: "error", reason: "already_redeemed", redeemed_at: "2026-06-01T18:58:00Z"};
+        const handOut = item("C", {kind: "redeem", label: {name: "Ada Lovelace", product: "T-shirt"},
+            body: {access_code: "C", line_item_id: 5, nonce: "n-C", datetime: "2026-06-01T19:02:00Z"}});
+        const entries = [
+            c.conflictFromUpload(item("A"), forced, now), c.conflictFromUpload(item("B"), canceled, now),
+            c.conflictFromUpload(item("R"), refused, now), c.conflictFromUpload(handOut, redeem, now),
+        ];
+        return {
+            none: c.conflictFromUpload(item("P"), plain, now),
+            keys: entries.map((e) => [e.key, e.role, e.list, e.position_id, e.name]),
+            texts: entries.map(say),
+            nameless: say({...entries[0], name: null}).slice(0, 4),
+        };
+    """) == {
+        "none": None,
+        "keys": [["checkin:31", "forced", 1, 7, "Ada Lovelace"], ["checkin:32", "forced", 1, 7, "Ada Lovelace"],
+                 ["nonce:n-R", "refused", 1, 7, "Ada Lovelace"], ["redeem:n-C", "redeem", 1, 7, "Ada Lovelace"]],
+        "texts": [
+            "Ada Lovelace — admitted offline at 19:02; already used at Gate B at 18:58. "
+            "pretix recorded it as a forced check-in.",
+            "Ada Lovelace — admitted offline at 19:02; since the download: Order canceled. "
+            "pretix recorded it as a forced check-in.",
+            "Ada Lovelace — admitted offline at 19:02; already used at Entrance phone at 18:58. "
+            "pretix did not record it as a check-in.",
+            "Ada Lovelace — T-shirt handed out offline at 19:02; already handed out at 18:58.",
+        ],
+        "nameless": "— — ",
+    }
+
+
+def test_conflicts_from_the_preload_concern_this_desks_own_uploads_only(js):
+    assert js(CONFLICTS + """
+        const uploaded = new Map([["n-A", item("A")], ["n-F", item("F", {label: {name: "Grace Hopper"}})]]);
+        const raw = [
+            // this desk admitted first (n-A); another desk's offline admission was forced later
+            {position_id: 7, reason: null, checkin: checkin(41, "2026-06-01T19:02:00Z", {forced: true, gate: "Gate A"}),
+             others: [checkin(40, "2026-06-01T18:58:00Z", {nonce: "n-A"})]},
+            // this desk's own upload was the forced one (its answer told it already)
+            {position_id: 9, reason: null, checkin: checkin(43, "2026-06-01T19:05:00Z", {forced: true, nonce: "n-F"}),
+             others: [checkin(42, "2026-06-01T18:50:00Z")]},
+            // two other desks: none of this desk's business
+            {position_id: 8, reason: null, checkin: checkin(45, "2026-06-01T19:06:00Z", {forced: true}),
+             others: [checkin(44, "2026-06-01T18:40:00Z")]},
+            {position_id: 8, reason: null, checkin: null, others: []},
+        ];
+        const entries = c.conflictsFromPreload({event: "org:ev", list: 1, raw, uploaded, now});
+        return {keys: entries.map((e) => [e.key, e.role, e.position_id, e.name]), texts: entries.map(say)};
+    """) == {
+        "keys": [["checkin:41", "also", 7, "Ada Lovelace"], ["checkin:43", "forced", 9, "Grace Hopper"]],
+        "texts": [
+            "Ada Lovelace — admitted here at 18:58; also admitted at Gate A at 19:02 (offline).",
+            "Grace Hopper — admitted offline at 19:05; already used at 18:50. pretix recorded it as a forced check-in.",
+        ],
+    }
+
+
+def test_conflicts_are_kept_once_listed_newest_first_and_dismissed_for_good(js):
+    assert js(CONFLICTS + """
+        const {DeskStore} = await load("store.js");
+        const name = "desk-test-" + Math.random();
+        const store = await DeskStore.open({name});
+        await store.replaceList(1, [{code_hash: "h9", owner: 9, line_items: [], attendee: {position_id: 9, name: "Alan Turing"}}],
+            {salt: "s", sync_token: "t"});
+        let clock = now;
+        let changes = 0;
+        const uploaded = [item("A"), item("B")];
+        const keeper = new c.Conflicts({store, event: "org:ev", uploaded: async () => uploaded, clock: () => clock,
+                                        onChange: () => changes++});
+        const forced = (id, nonce, datetime) => ({status: "ok", offline: {recorded: "forced", conflict: {
+            position_id: 7, reason: "already_redeemed", reason_explanation: null,
+            checkin: checkin(id, datetime, {forced: true, nonce}), others: [checkin(id - 1, "2026-06-01T18:00:00Z")]}}});
+        await keeper.fromUpload(item("A"), forced(51, "n-A", "2026-06-01T19:02:00Z"));
+        // the same conflict again from the preload: shown once
+        const preload = [{position_id: 7, reason: null, checkin: checkin(51, "2026-06-01T19:02:00Z", {forced: true, nonce: "n-A"}),
+                          others: [checkin(50, "2026-06-01T18:00:00Z")]},
+                         // no label: the name comes from the downloaded record of the position
+                         {position_id: 9, reason: null, checkin: checkin(61, "2026-06-01T19:30:00Z", {forced: true}),
+                          others: [checkin(60, "2026-06-01T19:01:00Z", {nonce: "n-B"})]}];
+        uploaded[1] = {...item("B"), label: null};
+        const added = await keeper.fromPreload(1, preload);
+        // another event's conflict on this browser is not shown here
+        await new c.Conflicts({store, event: "org:other"}).fromUpload({...item("Z"), event: "org:other"},
+            forced(71, "n-Z", "2026-06-01T19:40:00Z"));
+        const shown = (await keeper.shown()).map((e) => [e.key, e.name]);
+        await keeper.dismiss("checkin:51");
+        const afterDismiss = (await keeper.shown()).map((e) => e.key);
+        // a full download names it again: it stays dismissed
+        const again = await keeper.fromPreload(1, preload);
+        clock += 47 * 3600 * 1000;
+        await keeper.purge();
+        const tombstones = (await store.conflictAll()).filter((e) => e.dismissed).length;
+        clock += 2 * 3600 * 1000;
+        await keeper.purge();
+        const out = {added, shown, afterDismiss, again, tombstones, changes,
+                     left: (await store.conflictAll()).map((e) => e.key).sort()};
+        store.close();
+        indexedDB.deleteDatabase(name);
+        return out;
+    """) == {
+        "added": 1,
+        # newest first: 61 arose at 19:30 (the other desk's admission), 51 at 19:02
+        "shown": [["checkin:61", "Alan Turing"], ["checkin:51", "Ada Lovelace"]],
+        "afterDismiss": ["checkin:61"],
+        "again": 0,
+        "tombstones": 1,
+        "changes": 3,
+        "left": ["checkin:61", "checkin:71"],
+    }
+
+
+QUESTIONS = """
+    const qs = await load("questions.js");
+    const T = {answer_min: "min {min}", answer_max: "max {max}", answer_min_length: "at least {n}",
+               answer_max_length: "at most {n}", answer_year: "years {min}-{max}"};
+    const problem = (question, value, timeZone = "America/New_York") => qs.limitProblem(question, value, {T, timeZone});
+"""
+
+
+def test_question_limits_datetimes_in_the_events_time_zone_and_sane_years(js):
+    assert js(QUESTIONS + """
+        const w = {id: 1, type: "W", limits: {min: "2026-01-01T10:00:00+01:00", max: "2026-01-02T18:00:30+00:00"}};
+        const bare = {id: 2, type: "W"};
+        return {
+            wall: [qs.wallTime("2026-01-01T10:00:00+01:00", "America/New_York"), qs.wallTime("2026-07-01T10:00:00Z", "Europe/Berlin"),
+                   qs.wallTime("2026-01-01T00:00:00Z", "UTC"), qs.wallTime("nonsense", "UTC")],
+            limits: [qs.answerLimits(w, "America/New_York"), qs.answerLimits(bare, "Europe/Berlin"),
+                     // the server sends its own bounds: 1900 in UTC is later than 1900 in Berlin
+                     qs.answerLimits({type: "W", limits: {min: "1900-01-01T00:00:00+00:00"}}, "Europe/Berlin").min],
+            // New York is five hours behind UTC in January: 10:00 in Berlin is 04:00 there
+            w: ["2026-01-01T03:59", "2026-01-01T04:00", "2026-01-02T13:00", "2026-01-02T13:00:30", "2026-01-02T13:00:31",
+                "2026-01-02T13:01"].map((v) => problem(w, v)),
+            years: ["9999-12-31T23:59", "275760-09-13T00:00", "1899-12-31T23:59", "0001-01-01T00:00", "2999-12-31T10:00",
+                    "1900-01-01T00:00", ""].map((v) => problem(bare, v, "UTC")),
+        };
+    """) == {
+        "wall": ["2026-01-01T04:00:00", "2026-07-01T12:00:00", "2026-01-01T00:00:00", None],
+        "limits": [
+            {"min": "2026-01-01T04:00:00", "max": "2026-01-02T13:00:30", "maxLength": 10000},
+            {"min": "1900-01-01T00:00:00", "max": "2999-12-31T23:59:59", "maxLength": 10000},
+            "1900-01-01T01:00:00",
+        ],
+        "w": ["min 2026-01-01 04:00", None, None, None, "max 2026-01-02 13:00", "max 2026-01-02 13:00"],
+        "years": ["years 1900-2999", "years 1900-2999", "years 1900-2999", "years 1900-2999", None, None, None],
+    }
+
+
+def test_question_limits_numbers_dates_and_lengths(js):
+    assert js(QUESTIONS + """
+        const n = {id: 1, type: "N", limits: {min: "0.5", max: "10"}};
+        const d = {id: 2, type: "D", limits: {min: "2026-01-01"}};
+        const s = {id: 3, type: "S", limits: {min_length: "2", max_length: "5"}};
+        const t = {id: 4, type: "T"};
+        return {
+            n: ["0.4999", "0.5", "10", "10.0000000000000001", "-3", "1e1", "1e2"].map((v) => problem(n, v)),
+            cmp: [qs.compareNumbers("10.0000000000000001", "10"), qs.compareNumbers("-0.5", ".5"), qs.compareNumbers("2", "2.000")],
+            d: ["2025-12-31", "2026-01-01", "2999-12-31", "3000-01-01", "20260-01-01"].map((v) => problem(d, v)),
+            s: ["a", "ab", "abcde", "abcdef", "🙂🙂", "🙂🙂🙂🙂🙂"].map((v) => problem(s, v)),
+            t: [problem(t, "x".repeat(10000)), problem(t, "x".repeat(10001))],
+            others: [problem(n, true), problem(n, [1]), problem({id: 5, type: "H"}, "25:00")],
+        };
+    """) == {
+        "n": ["min 0.5", None, None, "max 10", "min 0.5", None, "max 10"],
+        "cmp": [1, -1, 0],
+        "d": ["min 2026-01-01", None, None, "years 1900-2999", "years 1900-2999"],
+        "s": ["at least 2", None, None, "at most 5", None, None],
+        "t": [None, "at most 10000"],
+        "others": [None, None, None],
+    }
+
+
+def test_question_form_fields_hold_the_limits_and_refuse_what_the_server_would(js):
+    result = js(QUESTIONS + """
+        const box = document.createElement("div");
+        document.body.append(box);
+        const T2 = {...T, questions_hint: "", questions_title: "Q", questions_submit: "OK", cancel: "Cancel",
+                    required: "required", answer_required: "required!", answer_invalid: "invalid"};
+        const form = new qs.QuestionForm({box, T: T2, timeZone: "America/New_York"});
+        const questions = [
+            {id: 1, question: "Arrived", type: "W", required: true,
+             limits: {min: "2026-01-01T10:00:30+01:00", max: "2026-01-02T18:00:00+00:00"}},
+            {id: 2, question: "Born", type: "D", required: false},
+            {id: 3, question: "Guests", type: "N", required: false, limits: {max: "10"}},
+        ];
+        const answered = form.ask({questions});
+        const field = (id) => box.querySelector(`[name="q${id}"]`);
+        const attrs = [1, 2, 3].map((id) => [field(id).type, field(id).min || null, field(id).max || null]);
+        const submit = () => box.querySelector("form").requestSubmit();
+        const errors = () => [...box.querySelectorAll(".desk-q-error")].map((e) => e.textContent);
+        const out = {attrs, tries: []};
+        // a value the browser's field takes but the server refuses: year 9999 is refused here
+        for (const [arrived, born] of [["9999-12-31T23:59", ""], ["2026-01-01T04:00", "9999-01-01"],
+                                       ["2026-01-01T04:01", "1984-03-02"]]) {
+            field(1).value = arrived;
+            field(2).value = born;
+            submit();
+            out.tries.push([errors().map((e) => !!e), !box.hidden]);
+        }
+        out.answers = await answered;
+        box.remove();
+        return out;
+    """)
+    assert result["attrs"] == [
+        # 10:00:30 in Berlin is 04:00:30 in New York: the field's first whole minute is 04:01
+        ["datetime-local", "2026-01-01T04:01", "2026-01-02T13:00"],
+        ["date", "1900-01-01", "2999-12-31"],
+        ["number", None, "10"],
+    ]
+    assert result["tries"] == [
+        [[True, False, False], True],
+        [[True, True, False], True],
+        [[], False],  # answered: the form is gone
+    ]
+    assert result["answers"] == {"1": "2026-01-01T04:01", "2": "1984-03-02", "3": ""}

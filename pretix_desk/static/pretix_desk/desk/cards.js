@@ -1,6 +1,6 @@
 /* The view's lists: the attendee card (the answers pretix shows at check-in, the add-ons to
- * hand out, the badge to print), the search results, and the uploads that were set aside
- * (parked). Only textContent is used for data. */
+ * hand out, the badge to print) and the search results. What uploads leave to see (conflicts,
+ * failing and parked items) is in uploadview.js. Only textContent is used for data. */
 
 import {localized} from "./ui.js";
 import {el, fmt} from "./util.js";
@@ -133,44 +133,5 @@ export class DeskCards {
     hideResults() {
         this.$("desk-results").hidden = true;
         this.$("desk-results").replaceChildren();
-    }
-
-    /** Uploads set aside: refused by the server, for an unknown list, or failing. */
-    parkedText(item) {
-        if (item.response && item.response.answers) {
-            return this.T.parked_answers;
-        }
-        if (item.why === "unknown_list") {
-            return this.T.parked_unknown_list;
-        }
-        if (item.why === "error") {
-            return this.T.parked_error;
-        }
-        return this.ui.reasonText(item.reason);
-    }
-
-    showParked(items, onDismiss) {
-        const T = this.T;
-        const box = this.$("desk-refused");
-        if (!items.length) {
-            box.hidden = true;
-            box.replaceChildren();
-            return;
-        }
-        const allRefused = items.every((i) => i.why === "refused" || !i.why);
-        fill(box,
-            el("h2", {text: allRefused ? T.refused_title : T.parked_title}),
-            el("p", {text: allRefused ? T.refused_hint : T.parked_hint}),
-            el("ul", {}, items.map((item) => el("li", {class: "desk-refused-item", "data-why": item.why || "refused"},
-                el("span", {text: [
-                    this.ui.time(item.created),
-                    item.label && item.label.name,
-                    item.label && item.label.product,
-                    this.parkedText(item),
-                ].filter(Boolean).join(" · ")}),
-                el("button", {type: "button", class: "desk-btn desk-btn--small", onclick: () => onDismiss(item)}, T.dismiss),
-            ))),
-        );
-        box.hidden = false;
     }
 }

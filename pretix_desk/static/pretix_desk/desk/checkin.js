@@ -9,7 +9,9 @@
  * Offline each chosen list's download answers, and the desk answers as the server would
  * pick: with the first list that admits the ticket, else with the primary list. The
  * questions of the record's "ask" step are asked the same way, and the scan is queued with
- * its nonce and answers for the list that admitted it, the other lists after it. */
+ * its nonce and answers for the list that admitted it, the other lists after it. A refusal
+ * is queued too (pretix records it as a failed scan); "cannot verify" decided nothing and is
+ * not. */
 
 import {isAuthProblem} from "./api.js";
 import {codeHash} from "./hash.js";
@@ -156,25 +158,43 @@ export async function checkInOffline(actions, {body, find, code = null, retry = 
     }
     const record = c.record;
     if (answer.status !== "ok") {
+        if (answer.status === "error" && record) {
+            await queueOffline(actions, {list: c.list, meta: c.meta, record, body, answer});
+            actions.onQueued();
+        }
         const attendee = record ? {...record.attendee, checked_in_at: answer.checked_in_at || record.attendee.checked_in_at} : null;
         actions.showScan(code, {...answer, attendee, line_items: record && record.line_items, list: c.list},
             {offline: true, direction: body.type, retry});
         return;
     }
     const others = candidates.filter((x) => x !== c).map((x) => x.list.id);
-    const queued = {...body};
-    delete queued.other_lists;
-    if (others.length) {
-        queued.other_lists = others;
-    }
-    await desk.queue.add({
-        kind: "scan", list: c.list.id, api: c.list.api, body: queued, owner: ownerOf(record),
-        label: {name: record.attendee.name, product: desk.ui.productLabel(record.attendee)},
-    });
+    await queueOffline(actions, {list: c.list, meta: c.meta, record, body, answer, others});
     const updated = markAnswered(markCheckin(record, body.type, body.datetime), body.answers);
     await desk.store.putAttendee(updated);
     actions.onLocalChange(c.list.id);
     actions.onQueued();
     actions.showScan(code, {status: "ok", attendee: updated.attendee, line_items: record.line_items, list: c.list},
         {offline: true, direction: body.type});
+}
+
+/** Queue what the desk answered offline, so that pretix records it as the door's fact
+ * (docs/desk-api.rst, "offline"): an admission (for the list that admitted, the other lists
+ * after it), or a refusal (a failed scan on the list that refused; its answers are not
+ * sent, nothing is saved for a refused scan). sync_token says which download answered. */
+async function queueOffline(actions, {list, meta, record, body, answer, others = []}) {
+    const desk = actions.desk;
+    const queued = {...body};
+    delete queued.other_lists;
+    const offline = {answer: answer.status, sync_token: (meta && meta.sync_token) || null};
+    if (answer.status === "error") {
+        offline.reason = answer.reason || "error";
+        delete queued.answers;
+    } else if (others.length) {
+        queued.other_lists = others;
+    }
+    queued.offline = offline;
+    await desk.queue.add({
+        kind: "scan", list: list.id, api: list.api, body: queued, owner: ownerOf(record),
+        label: {name: record.attendee.name, product: desk.ui.productLabel(record.attendee)},
+    });
 }

@@ -1,9 +1,11 @@
 /* The footer's counters: the chosen list's download (attendees, checked in, last sync) and
- * this event's queue (waiting for upload, and the parked items shown above). They are read
- * from the store each time, never counted along. */
+ * this event's queue (waiting for upload; the items failing, the parked items and the
+ * conflicts shown above). They are read from the store each time, never counted along. */
+
+import {isFailing, isParked, isPending} from "./queue.js";
 
 export class Counters {
-    /** desk: {store, queue, lists, ui, cards}, read at each refresh */
+    /** desk: {store, queue, conflicts, lists, ui, uploads, sync, T}, read at each refresh */
     constructor(desk) {
         this.desk = desk;
     }
@@ -41,14 +43,32 @@ export class Counters {
     }
 
     async queue() {
-        const {queue, ui, cards} = this.desk;
+        const {queue, ui, uploads} = this.desk;
         if (!queue) {
             ui.setCounters({queued: 0});
-            cards.showParked([], null);
+            uploads.showFailing([], null);
+            uploads.showParked([], null);
             return;
         }
         const mine = await queue.mine();
-        ui.setCounters({queued: mine.filter((i) => i.state === "pending").length});
-        cards.showParked(mine.filter((i) => i.state !== "pending"), (item) => queue.dismiss(item.seq));
+        ui.setCounters({queued: mine.filter(isPending).length});
+        uploads.showFailing(mine.filter(isFailing), () => this.retryNow());
+        uploads.showParked(mine.filter(isParked), (item) => queue.dismiss(item.seq));
+    }
+
+    async conflicts() {
+        const {conflicts, uploads} = this.desk;
+        const shown = conflicts ? await conflicts.shown() : [];
+        uploads.showConflicts(shown, (entry) => conflicts.dismiss(entry.key));
+    }
+
+    /** "Retry now" on the failing items: their wait ends, and a sync uploads them. */
+    async retryNow() {
+        const {queue, sync, ui, T} = this.desk;
+        ui.note(T.retrying);
+        if (queue) {
+            await queue.retryNow();
+        }
+        await sync.now();
     }
 }

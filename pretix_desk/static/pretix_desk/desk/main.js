@@ -9,7 +9,8 @@
  *   sync.js          queue upload and list download in the background
  *   storage.js       the offline store and queue (store.js, queue.js), or none
  *   privacy.js       log out, remove the download, another user's data
- *   ui.js, cards.js, counters.js  the view; scanner.js and camera.js the input
+ *   conflicts.js     what the uploads of offline answers collided with
+ *   ui.js, cards.js, uploadview.js, counters.js  the view; scanner.js and camera.js the input
  * Configuration and translated strings come from JSON blocks the server renders. */
 
 import {DeskActions} from "./actions.js";
@@ -28,6 +29,7 @@ import {beep, unlock} from "./sound.js";
 import {OfflineMode} from "./storage.js";
 import {Sync} from "./sync.js";
 import {DeskUI} from "./ui.js";
+import {UploadView} from "./uploadview.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -52,8 +54,10 @@ export class Desk {
         this.T = T;
         this.store = null; // set by OfflineMode
         this.queue = null; // set by OfflineMode
+        this.conflicts = null; // set by OfflineMode
         this.ui = new DeskUI({T, locale: config.locale, timeZone: config.timezone});
         this.cards = new DeskCards(this.ui);
+        this.uploads = new UploadView(this.ui);
         this.counters = new Counters(this);
         this.prefs = new Prefs(config.storage_key);
         this.conn = new Connectivity({reachable: navigator.onLine !== false, capable: false});
@@ -63,7 +67,7 @@ export class Desk {
             onChange: (what) => what === "lists" && this.sync.now(),
         });
         this.questions = new QuestionForm({
-            box: $("desk-questions"), T,
+            box: $("desk-questions"), T, timeZone: config.timezone,
             // The form has the keyboard: a scanner fills its focused field, starts no scan.
             onOpen: () => this.scanner.hold(true),
             onClose: () => {
@@ -87,6 +91,7 @@ export class Desk {
         this.offline = new OfflineMode(this, {
             onReady: () => this.refresh().then(() => this.sync.now()),
             onQueueChange: () => this.counters.queue(),
+            onConflictsChange: () => this.counters.conflicts(),
             onAccepted: (item, data) => this.actions.rememberAnswer(
                 (data && data.list && data.list.id) || item.list,
                 item.body.access_code ? {code: item.body.access_code} : {owner: item.owner}, data,
@@ -113,7 +118,7 @@ export class Desk {
     }
 
     refresh() {
-        return Promise.all([this.counters.list(this.lists.currentId), this.counters.queue()]);
+        return Promise.all([this.counters.list(this.lists.currentId), this.counters.queue(), this.counters.conflicts()]);
     }
 
     /** Upload the queue and refresh the download now (also for tests and the console). */

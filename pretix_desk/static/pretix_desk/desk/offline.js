@@ -54,11 +54,16 @@ export function applySteps(steps, now, overrides = [], answered = []) {
     return null;
 }
 
+/** A queued scan that records a refusal the desk answered offline: it let nobody in. */
+export function isOfflineRefusal(item) {
+    return !!(item.body && item.body.offline && item.body.offline.answer === "error");
+}
+
 /** The entries so far: the record's state from the server plus this desk's scans of the same
- * owner that still wait for upload (oldest first). */
+ * owner that still wait for upload (oldest first); refusals are no entries. */
 export function entriesSoFar(record, queued = []) {
     const attendee = record.attendee || {};
-    const scans = queued.filter((q) => q.kind === "scan");
+    const scans = queued.filter((q) => q.kind === "scan" && !isOfflineRefusal(q));
     const entries = scans.filter((q) => (q.body.type || "entry") === "entry");
     return {
         entered: !!attendee.checked_in || entries.length > 0,

@@ -5,25 +5,44 @@
  * Items belong to one event (the page's storage key) and list, and carry the list's API
  * address, so they can be uploaded even when the page no longer offers that list.
  *
- * No item can hold up the others: one the server refuses, one whose list is unknown and one
- * whose upload throws are parked (kept, shown, dismissable); one that could not be delivered
- * stays pending. One tab uploads at a time (locks.js); every tab hears of changes. */
+ * No item can hold up the others. Each round tries every item that is due. One the server
+ * refuses, one whose list is unknown and one whose upload throws are parked (kept, shown,
+ * dismissable). One the server fails on (5xx, no answer in time) backs off on its own and
+ * the round goes on; only when the server cannot be reached at all (a probe fails too) does
+ * the round stop, and then no item is to blame. Offline scans pretix recorded stay for
+ * 24 hours as "uploaded", so that the desk knows its own check-ins in other desks'
+ * conflicts. One tab uploads at a time (locks.js); every tab hears of changes. */
 
 import {NetworkError} from "./api.js";
 import {runExclusive} from "./locks.js";
 
-/** Consecutive undeliverable items after which a round gives up: the network is down. */
-const GIVE_UP_AFTER = 3;
 export const CHANNEL_NAME = "pretix-desk-queue";
+/** An item the server failed on waits 15 s, 30 s, 1 min, … at most 5 min before its next try. */
+export const BACKOFF = {firstMs: 15000, maxMs: 300000};
+/** How long an uploaded offline scan is kept: the preload names conflicts of 24 hours. */
+export const KEEP_UPLOADED_MS = 24 * 3600 * 1000;
 
-/** What the server's answer means for a queued item: "accepted", "refused" or "retry". */
-export function classifyUpload(kind, status) {
+/** The wait before the next try of an item that failed `attempts` times. */
+export function backoffMs(attempts, {firstMs, maxMs} = BACKOFF) {
+    return Math.min(maxMs, firstMs * 2 ** Math.max(0, attempts - 1));
+}
+
+/** What the server's answer means for a queued item: "accepted", "conflict" (a hand-out
+ * made twice: shown, not parked), "refused" or "retry". */
+export function classifyUpload(kind, status, data = null) {
+    if (data && typeof data.offline === "object" && data.offline !== null) {
+        // pretix recorded what the desk did (a check-in, a forced one or a refusal).
+        return "accepted";
+    }
     if (status === 200 || status === 201) {
         return "accepted";
     }
     if (status === 401 || status === 403 || status === 429) {
         // Not the item's fault: a login that expired, or too many requests. Keep it.
         return "retry";
+    }
+    if (kind === "redeem" && status === 409 && data && data.reason === "already_redeemed") {
+        return "conflict";
     }
     if (status >= 400 && status < 500) {
         return "refused";
@@ -35,22 +54,45 @@ export function isPending(item) {
     return item.state === "pending";
 }
 
+export function isUploaded(item) {
+    return item.state === "uploaded";
+}
+
+export function isParked(item) {
+    return !isPending(item) && !isUploaded(item);
+}
+
+/** A pending item whose last upload failed on the server's side: it is retried later. */
+export function isFailing(item) {
+    return isPending(item) && item.attempts > 0 && !!item.next_try;
+}
+
+/** An offline scan pretix records as what the door did (docs/desk-api.rst, "offline"). */
+function keepsAfterUpload(item) {
+    return item.kind === "scan" && !!(item.body && item.body.offline);
+}
+
 export class SyncQueue {
     /**
      * @param store   a DeskStore (or anything with queueAdd/queuePut/queueDelete/queueAll)
      * @param event   the page's storage key: items of other events are left alone
      * @param apiFor  function(item) returning the DeskApi to upload it with, or null
+     * @param onConflict  function(item, data) for an upload that met a conflict
      * @param channel a BroadcastChannel shared by the tabs, or null
      * @param lock    options for runExclusive (tests pass their own)
+     * @param clock   function() returning the time in ms (tests pass their own)
      */
-    constructor({store, event, apiFor, onChange = () => {}, onAccepted = () => {}, channel = null, lock = {}}) {
+    constructor({store, event, apiFor, onChange = () => {}, onAccepted = () => {}, onConflict = () => {}, channel = null,
+        lock = {}, clock = () => Date.now()}) {
         this.store = store;
         this.event = event;
         this.apiFor = apiFor;
         this.onChange = onChange;
         this.onAccepted = onAccepted;
+        this.onConflict = onConflict;
         this.channel = channel;
         this.lock = lock;
+        this.clock = clock;
         this.running = null;
         if (channel) {
             channel.onmessage = () => this.onChange();
@@ -89,7 +131,12 @@ export class SyncQueue {
     }
 
     async parked() {
-        return (await this.mine()).filter((i) => !isPending(i));
+        return (await this.mine()).filter(isParked);
+    }
+
+    /** Offline scans pretix recorded in the last 24 hours. */
+    async uploaded() {
+        return (await this.mine()).filter(isUploaded);
     }
 
     /** Items from before the queue knew events: this page takes those of its own lists. */
@@ -113,6 +160,16 @@ export class SyncQueue {
         this.changed();
     }
 
+    /** Staff ask for the failing items now rather than at their next try. */
+    async retryNow() {
+        for (const item of await this.mine()) {
+            if (isFailing(item)) {
+                await this.store.queuePut({...item, next_try: null});
+            }
+        }
+        this.changed();
+    }
+
     /** Upload this event's pending items once. Concurrent calls in this tab share one round;
      * while another tab uploads, this one answers {busy: true}. */
     flush() {
@@ -128,11 +185,46 @@ export class SyncQueue {
         await this.store.queuePut({...item, ...fields, state: "parked", why});
     }
 
+    /** After an item failed: does the server answer at all? A probe that fails too means
+     * the network (or the whole server) is gone, which is no item's fault. */
+    async reachable(api) {
+        try {
+            await api.probe();
+            return true;
+        } catch (e) {
+            return !(e instanceof NetworkError);
+        }
+    }
+
+    /** The server failed on this item: it waits longer after each failure. */
+    async backOff(item, error, now) {
+        const attempts = (item.attempts || 0) + 1;
+        await this.store.queuePut({
+            ...item, attempts, last_error: error, last_try: new Date(now).toISOString(),
+            next_try: new Date(now + backoffMs(attempts)).toISOString(),
+        });
+    }
+
+    /** Uploaded items older than 24 hours go. */
+    async purge(now) {
+        for (const item of await this.mine()) {
+            if (isUploaded(item) && !(Date.parse(item.uploaded_at) > now - KEEP_UPLOADED_MS)) {
+                await this.store.queueDelete(item.seq);
+            }
+        }
+    }
+
     async round() {
-        const result = {accepted: 0, refused: 0, parked: 0, failed: 0, gaveUp: false, authFailed: false};
-        let undeliveredInARow = 0;
+        const result = {accepted: 0, refused: 0, parked: 0, failed: 0, conflicts: 0, waiting: 0,
+            gaveUp: false, authFailed: false};
+        await this.purge(this.clock());
         // Read inside the lock: what another tab uploaded meanwhile is gone from the store.
         for (const item of await this.pending()) {
+            const now = this.clock();
+            if (item.next_try && Date.parse(item.next_try) > now) {
+                result.waiting += 1;
+                continue;
+            }
             const api = this.apiFor(item);
             if (!api) {
                 await this.park(item, "unknown_list", {reason: "unknown_list"});
@@ -148,36 +240,57 @@ export class SyncQueue {
                     result.parked += 1;
                     continue;
                 }
-                await this.store.queuePut({...item, attempts: item.attempts + 1, last_error: e.kind});
-                result.failed += 1;
-                undeliveredInARow += 1;
-                if (e.kind === "offline" || undeliveredInARow >= GIVE_UP_AFTER) {
+                if (e.kind === "offline" || !(await this.reachable(api))) {
                     result.gaveUp = true;
                     break;
                 }
+                await this.backOff(item, e.kind, this.clock());
+                result.failed += 1;
                 continue;
             }
-            undeliveredInARow = 0;
-            const verdict = classifyUpload(item.kind, response.status);
-            if (verdict === "accepted") {
-                await this.store.queueDelete(item.seq);
-                result.accepted += 1;
-                try {
-                    await this.onAccepted(item, response.data);
-                } catch (e) {
-                    // The upload counts; keeping the local copy in step is a nicety.
+            const data = response.data || {};
+            const verdict = classifyUpload(item.kind, response.status, data);
+            if (verdict === "accepted" || verdict === "conflict") {
+                await this.done(item, data, verdict, this.clock());
+                if (verdict === "conflict" || (data.offline && data.offline.conflict)) {
+                    result.conflicts += 1;
                 }
+                result.accepted += verdict === "accepted" ? 1 : 0;
             } else if (verdict === "refused") {
-                const data = response.data || {};
                 await this.park(item, "refused", {status: response.status, reason: data.reason || "error", response: data});
                 result.refused += 1;
+            } else if (response.status === 429) {
+                break; // the server asked for fewer requests: the next round goes on
             } else {
                 result.authFailed = result.authFailed || response.status === 401 || response.status === 403;
-                await this.store.queuePut({...item, attempts: item.attempts + 1, last_error: "http_" + response.status});
-                result.failed += 1;
             }
         }
         this.changed();
         return result;
+    }
+
+    /** pretix took the item (verdict "accepted" or "conflict"): note a conflict first (the
+     * item names who it was), then keep an offline scan as uploaded, or delete the item. */
+    async done(item, data, verdict, now) {
+        if (verdict === "conflict" || (data.offline && data.offline.conflict)) {
+            try {
+                await this.onConflict(item, data);
+            } catch (e) {
+                console.error(e); // the upload counts; only the notice of the conflict is lost
+            }
+        }
+        if (keepsAfterUpload(item) && data.offline) {
+            await this.store.queuePut({...item, state: "uploaded", uploaded_at: new Date(now).toISOString(),
+                recorded: data.offline.recorded || null, next_try: null});
+        } else {
+            await this.store.queueDelete(item.seq);
+        }
+        if (verdict === "accepted") {
+            try {
+                await this.onAccepted(item, data);
+            } catch (e) {
+                // The upload counts; keeping the local copy in step is a nicety.
+            }
+        }
     }
 }

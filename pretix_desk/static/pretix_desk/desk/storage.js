@@ -1,24 +1,38 @@
 /* The page's offline mode: opens the store, claims it for this login (another user's
- * download is deleted before anything is shown), creates the queue, and lets go when a newer
+ * download is deleted before anything is shown), creates the queue and the conflicts kept
+ * from its uploads, and lets go when a newer
  * desk in another tab upgrades the database. It never makes the page wait: while another
  * tab blocks the upgrade, or without IndexedDB, the desk works online only and says so. */
 
+import {CHANNEL_NAME as CONFLICTS_CHANNEL, Conflicts} from "./conflicts.js";
 import {claimForOwner} from "./privacy.js";
 import {CHANNEL_NAME, SyncQueue} from "./queue.js";
 import {DeskStore} from "./store.js";
 
+/** Other tabs' changes show at once through a channel; without one, with this tab's next sync. */
+function openChannel(name) {
+    try {
+        return new BroadcastChannel(name);
+    } catch (e) {
+        return null;
+    }
+}
+
 export class OfflineMode {
     /**
-     * @param desk     {config, T, conn, lists, ui, store, queue}: store and queue are set here
+     * @param desk     {config, T, conn, lists, ui, store, queue, conflicts}: store, queue and
+     *                 conflicts are set here
      * @param onReady  function() once the store is usable (also when that comes late)
      * @param onAccepted  function(item, data) for each uploaded item
      * @param onQueueChange  function() when the queue changed (here or in another tab)
+     * @param onConflictsChange  function() when the conflicts changed (here or in another tab)
      */
-    constructor(desk, {onReady, onAccepted, onQueueChange}) {
+    constructor(desk, {onReady, onAccepted, onQueueChange, onConflictsChange}) {
         this.desk = desk;
         this.onReady = onReady;
         this.onAccepted = onAccepted;
         this.onQueueChange = onQueueChange;
+        this.onConflictsChange = onConflictsChange;
     }
 
     async open() {
@@ -52,19 +66,22 @@ export class OfflineMode {
             store.close();
             return;
         }
-        let channel = null;
-        try {
-            channel = new BroadcastChannel(CHANNEL_NAME);
-        } catch (e) {
-            // other tabs' changes then show with this tab's next sync
-        }
+        const event = desk.config.storage_key;
         desk.store = store;
-        desk.queue = new SyncQueue({
-            store, event: desk.config.storage_key, channel,
+        const queue = new SyncQueue({
+            store, event, channel: openChannel(CHANNEL_NAME),
             apiFor: (item) => desk.lists.apiForItem(item),
             onChange: this.onQueueChange,
             onAccepted: this.onAccepted,
+            onConflict: (item, data) => conflicts.fromUpload(item, data),
         });
+        const conflicts = new Conflicts({
+            store, event, channel: openChannel(CONFLICTS_CHANNEL),
+            uploaded: () => queue.uploaded(),
+            onChange: this.onConflictsChange,
+        });
+        desk.queue = queue;
+        desk.conflicts = conflicts;
         await desk.queue.adopt((listId) => desk.lists.baseOf(listId));
         desk.conn.setCapable(true);
     }
@@ -74,8 +91,10 @@ export class OfflineMode {
         const desk = this.desk;
         desk.store = null;
         desk.queue = null;
+        desk.conflicts = null;
         desk.conn.setCapable(false);
         this.onQueueChange();
+        this.onConflictsChange();
         if (event.newVersion === null) {
             setTimeout(() => this.open().then(() => desk.store && this.onReady()), 200);
         } else {

@@ -4,15 +4,18 @@
  *              per [list, owner] (a regenerated ticket secret replaces the old record)
  *   meta       each list's sync state and the preload head's settings, keyed by list; plus
  *              the record OWNER_KEY: whose login downloaded them
- *   queue      scans and hand-outs waiting for upload
+ *   queue      scans and hand-outs waiting for upload (and offline scans uploaded in the
+ *              last 24 hours, which the preload's conflicts may name)
+ *   conflicts  what uploads found out: an offline admission pretix recorded as forced or
+ *              refused, a hand-out made twice; keyed by "key", kept until dismissed
  *
  * The service worker clears "attendees" and "meta" (whole) when the session has ended; the
- * queue is another store so that nothing scanned is lost with them. */
+ * queue and the conflicts are other stores so that nothing scanned is lost with them. */
 
 import {ownerOf} from "./offline.js";
 
 export const DB_NAME = "pretix-desk";
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 export const DOWNLOADS = ["attendees", "meta"];
 export const OWNER_KEY = "owner";
 
@@ -51,6 +54,9 @@ function upgrade(db, oldVersion) {
         const attendees = db.createObjectStore("attendees", {keyPath: ["list", "code_hash"]});
         attendees.createIndex("owner", ["list", "owner"]);
         db.createObjectStore("meta", {keyPath: "list"});
+    }
+    if (oldVersion < 3) {
+        db.createObjectStore("conflicts", {keyPath: "key"});
     }
 }
 
@@ -233,5 +239,37 @@ export class DeskStore {
     async queueAll() {
         const tx = this.db.transaction("queue");
         return promisify(tx.objectStore("queue").getAll());
+    }
+
+    /** Store a conflict unless one with its key is stored (also a dismissed one: the
+     * preload names a conflict again until its token has moved past it). Returns whether
+     * it was added. */
+    async conflictAdd(entry) {
+        const tx = this.db.transaction("conflicts", "readwrite");
+        const conflicts = tx.objectStore("conflicts");
+        const known = await promisify(conflicts.getKey(entry.key));
+        if (known === undefined) {
+            conflicts.add(entry);
+        }
+        await done(tx);
+        return known === undefined;
+    }
+
+    async conflictPut(entry) {
+        const tx = this.db.transaction("conflicts", "readwrite");
+        tx.objectStore("conflicts").put(entry);
+        await done(tx);
+    }
+
+    async conflictDelete(key) {
+        const tx = this.db.transaction("conflicts", "readwrite");
+        tx.objectStore("conflicts").delete(key);
+        await done(tx);
+    }
+
+    /** All conflicts of every event. */
+    async conflictAll() {
+        const tx = this.db.transaction("conflicts");
+        return promisify(tx.objectStore("conflicts").getAll());
     }
 }

@@ -1,6 +1,8 @@
 /* The background sync: upload the queue, then bring the download of each list the desk scans
  * against up to date (incrementally with the sync token, or in full). Every 30 s online, every 8 s offline (to
- * find the server again); at once when the browser says the network is back. */
+ * find the server again); at once when the browser says the network is back. Each download
+ * also names the conflicts other desks' offline uploads met (conflicts.js keeps those that
+ * concern this desk's own uploads). */
 
 import {NetworkError} from "./api.js";
 import {ownerOf} from "./offline.js";
@@ -37,7 +39,7 @@ export function canMerge(meta, data) {
 
 export class Sync {
     /**
-     * @param desk           {store, queue, conn, lists, prefs}: read at each round
+     * @param desk           {store, queue, conflicts, conn, lists, prefs}: read at each round
      * @param onListUpdated  function(listId) after a download changed the list
      * @param onAuthProblem  function(status) for 401/403
      */
@@ -93,6 +95,9 @@ export class Sync {
             } catch (e) {
                 // A broken upload must not keep the list from refreshing.
             }
+            if (this.desk.conflicts) {
+                await this.desk.conflicts.purge().catch(() => {});
+            }
             if (lists.currentId && !prefs.downloadsOff) {
                 for (const list of lists.chosen) {
                     await this.preload(list.id);
@@ -144,6 +149,7 @@ export class Sync {
             } else {
                 await store.replaceList(listId, records, metaFrom(data, response, now));
             }
+            await this.noteConflicts(listId, data.conflicts);
         } else {
             if (response.status === 401 || response.status === 403) {
                 this.onAuthProblem(response.status);
@@ -151,5 +157,19 @@ export class Sync {
             return;
         }
         this.onListUpdated(listId);
+    }
+
+    /** The download's conflicts that concern this desk's own uploads; a broken one must not
+     * keep the list from being used. */
+    async noteConflicts(listId, conflicts) {
+        const keeper = this.desk.conflicts;
+        if (!keeper || !Array.isArray(conflicts) || !conflicts.length) {
+            return;
+        }
+        try {
+            await keeper.fromPreload(listId, conflicts);
+        } catch (e) {
+            console.error(e);
+        }
     }
 }

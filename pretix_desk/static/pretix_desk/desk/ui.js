@@ -1,7 +1,7 @@
 /* The view: the header's connectivity badge, the big result panel, the note line, the
  * banner for lasting problems, and the counters. It only renders what it is given; it keeps
- * no state of the desk. Only textContent is used for data. The attendee card, search results
- * and the list of parked uploads are in cards.js. */
+ * no state of the desk. Only textContent is used for data. The attendee card and search
+ * results are in cards.js, what the uploads leave to see in uploadview.js. */
 
 import {el, fmt, formatTime} from "./util.js";
 
