@@ -3,7 +3,9 @@
 The matching itself lives in ``rules.py``; this module loads its input with a fixed
 number of queries, writes the check-ins in bulk and makes them visible the way pretix
 makes a scan visible: a ``pretix.event.checkin`` entry in the order's log (which drives
-webhooks) and the ``checkin_created`` signal.
+webhooks) and the ``checkin_created`` signal. What pretix's ``Checkin.save()`` does besides
+writing the row (the order's modification time, cached counts) is repeated once for all
+check-ins; ``tests/test_rules_checkin_effects.py`` fails when pretix's does more.
 
 One code path serves a single order (the signals, see ``check_in_order``) and a batch of
 orders (applying a rule to the orders that exist already, see ``apply.py``): both lock the
@@ -314,12 +316,13 @@ def _touch(orders):
 
 
 def _clear_counts(event, list_ids):
-    """The cached counts a check-in makes stale, as ``Checkin.save()`` clears them: the
-    event's and each list's check-in count (``CheckinList.touch()`` also clears the
-    list's position count, which a check-in leaves as it is)."""
-    event.cache.delete_many(
-        ["checkin_count"] + ["checkin_list_{}_checkin_count".format(list_id) for list_id in sorted(list_ids)]
-    )
+    """The cached counts ``Checkin.save()`` clears: the event's check-in count and what
+    ``CheckinList.touch()`` clears for each list, in one call to the cache
+    (``tests/test_rules_checkin_effects.py`` compares the two)."""
+    event.cache.delete_many(["checkin_count"] + [
+        key.format(list_id) for list_id in sorted(list_ids)
+        for key in ("checkin_list_{}_position_count", "checkin_list_{}_checkin_count")
+    ])
 
 
 def _save_checkins(checkins):
