@@ -16,7 +16,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from pretix_desk.desk import badges, serialization
+from pretix_desk.desk import badges, serialization, uploads
 from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
 from pretix_desk.desk.lookup import lookup
 from pretix_desk.desk.multilist import scan_on_lists
@@ -24,7 +24,9 @@ from pretix_desk.desk.preload import iter_json, prepare_preload
 from pretix_desk.desk.questions import InvalidAnswers, is_storable_text
 from pretix_desk.desk.redeem import annul, redeem
 from pretix_desk.desk.search import MIN_QUERY_LENGTH, search
-from pretix_desk.desk.sync import InvalidSyncToken, etag_matches, with_sync_state
+from pretix_desk.desk.sync import (
+    InvalidSyncToken, etag_matches, read_download_time, with_sync_state,
+)
 from pretix_desk.desk.verdict import override_for
 
 MAX_ID = 2**31 - 1
@@ -92,6 +94,28 @@ def nonce_field():
     return StrictCharField(max_length=NONCE_MAX_LENGTH, required=False, allow_null=True)
 
 
+class OfflineSerializer(serializers.Serializer):
+    """What a desk answered offline (``docs/desk-api.rst``, ``offline``)."""
+
+    answer = serializers.ChoiceField(choices=(uploads.ADMITTED, uploads.REFUSED))
+    reason = serializers.ChoiceField(choices=[code for code, _label in Checkin.REASONS], required=False)
+    sync_token = StrictCharField(max_length=1000)
+
+    def validate_sync_token(self, value):
+        try:
+            return read_download_time(value, checkin_list=self.context["checkin_list"])
+        except InvalidSyncToken as e:
+            raise ValidationError(str(e))
+
+    def validate(self, attrs):
+        if (attrs["answer"] == uploads.REFUSED) != ("reason" in attrs):
+            raise ValidationError({"reason": [_("Send the reason with a refusal, and only then.")]})
+        since, fingerprint = attrs["sync_token"]
+        return uploads.OfflineClaim(
+            answer=attrs["answer"], reason=attrs.get("reason"), since=since, fingerprint=fingerprint,
+        )
+
+
 class ScanInputSerializer(serializers.Serializer):
     access_code = StrictCharField(max_length=MAX_CODE_LENGTH, required=False)
     position_id = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
@@ -106,6 +130,8 @@ class ScanInputSerializer(serializers.Serializer):
         child=StrictIntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=MAX_LISTS,
     )
     questions_supported = StrictBooleanField(required=False, default=True)
+    offline = OfflineSerializer(required=False)
+    use_order_locale = StrictBooleanField(required=False, default=False)
 
     def validate_answers(self, value):
         if len(value) > MAX_ANSWERS or any(not key.isascii() or not key.isdigit() for key in value):
@@ -134,6 +160,8 @@ class ScanInputSerializer(serializers.Serializer):
         # A desk that checks in a search result offline knows the position, not its code.
         if ("access_code" in attrs) == ("position_id" in attrs):
             raise ValidationError({"access_code": [_("Send either access_code or position_id.")]})
+        if "offline" in attrs and not (attrs.get("nonce") and attrs.get("datetime")):
+            raise ValidationError({"offline": [_("An offline scan needs its nonce and the time it was made.")]})
         return attrs
 
 
@@ -189,7 +217,7 @@ class DeskViewSet(viewsets.ViewSet):
 
     def _validated(self, serializer_class, data):
         serializer = serializer_class(data=data, context={
-            "organizer": self.request.organizer, "event": self.request.event,
+            "organizer": self.request.organizer, "event": self.request.event, "checkin_list": self.checkin_list,
         })
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
@@ -238,6 +266,8 @@ class DeskViewSet(viewsets.ViewSet):
                 gate=data.get("gate"),
                 answers=data.get("answers"),
                 questions_supported=data["questions_supported"],
+                offline=data.get("offline"),
+                use_order_locale=data["use_order_locale"],
                 **self._actor(),
             )
         except InvalidAnswers as e:
@@ -245,6 +275,8 @@ class DeskViewSet(viewsets.ViewSet):
         body, status = serialization.scan_payload(
             outcome, tz=self.tz, badge=self._printable_badge(outcome.position) if outcome.status == "ok" else None,
         )
+        if "offline" in data and outcome.recorded:
+            status = 201  # what the door did is recorded, whatever pretix made of it
         if status == 400 and body["status"] == "error":
             body["override"] = override_for(
                 outcome.position, outcome.reason, may_force=may_force,

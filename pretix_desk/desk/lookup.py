@@ -24,7 +24,7 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
         if ambiguous:
             reason = Checkin.REASON_AMBIGUOUS
         else:
-            reason, explanation = _simulate(position, checkin_list=checkin_list, user=user, auth=auth)
+            reason, explanation = simulate_checkin(position, checkin_list=checkin_list, user=user, auth=auth)
     else:
         position = find_revoked(checkin_list=checkin_list, access_code=access_code)
         if position is None:
@@ -46,7 +46,7 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
 
 
 def would_admit(*, checkin_list, access_code=None, position_id=None, checkin_type=Checkin.TYPE_ENTRY,
-                when=None, ignore_unpaid=False, user=None, auth=None) -> bool:
+                when=None, ignore_unpaid=False, gate=None, user=None, auth=None) -> bool:
     """Whether a scan on this list would be admitted now, asking pretix (``simulate``)."""
     when = when or now()
     candidates = find_candidates(checkin_list=checkin_list, access_code=access_code, position_id=position_id)
@@ -57,18 +57,20 @@ def would_admit(*, checkin_list, access_code=None, position_id=None, checkin_typ
     )
     if ambiguous:
         return False
-    reason, _ = _simulate(position, checkin_list=checkin_list, user=user, auth=auth, checkin_type=checkin_type,
-                          when=when, ignore_unpaid=ignore_unpaid)
+    reason, _ = simulate_checkin(position, checkin_list=checkin_list, user=user, auth=auth,
+                                 checkin_type=checkin_type, when=when, ignore_unpaid=ignore_unpaid, gate=gate)
     return reason is None
 
 
-def _simulate(position, *, checkin_list, user, auth, checkin_type=Checkin.TYPE_ENTRY, when=None,
-              ignore_unpaid=False):
+def simulate_checkin(position, *, checkin_list, user, auth, checkin_type=Checkin.TYPE_ENTRY, when=None,
+                     ignore_unpaid=False, gate=None):
+    """``(reason, explanation)`` with which pretix would refuse this check-in now, or
+    ``(None, None)``; questions are not asked."""
     try:
         perform_checkin(
             op=position, clist=checkin_list, given_answers={}, questions_supported=False,
             canceled_supported=True, user=user, auth=auth, simulate=True, type=checkin_type,
-            datetime=when, ignore_unpaid=ignore_unpaid,
+            datetime=when, ignore_unpaid=ignore_unpaid, gate=gate,
         )
     except CheckInError as e:
         return e.code, (str(e.reason) if e.reason else None)

@@ -23,7 +23,7 @@ def scan_on_lists(*, checkin_lists, access_code=None, position_id=None, nonce=No
                 if would_admit(
                     checkin_list=cl, access_code=access_code, position_id=position_id,
                     checkin_type=kwargs.get("checkin_type", Checkin.TYPE_ENTRY), when=kwargs.get("when"),
-                    ignore_unpaid=kwargs.get("ignore_unpaid", False),
+                    ignore_unpaid=kwargs.get("ignore_unpaid", False), gate=kwargs.get("gate"),
                     user=kwargs.get("user"), auth=kwargs.get("auth"),
                 )
             ), None)

@@ -7,9 +7,24 @@ from pretix.base.models import Checkin, OrderPosition
 
 
 @dataclass
+class Conflict:
+    """An offline admission that pretix did not take as an ordinary check-in: why pretix
+    refuses it now, the check-in recorded (forced) or None (refused), and the position's
+    other check-ins on the list."""
+
+    position_id: Optional[int]
+    reason: Optional[str]
+    explanation: Optional[str]
+    checkin: Optional[Checkin]
+    others: list
+
+
+@dataclass
 class ScanOutcome:
     """``status`` is ``ok``, ``error`` (refused, ``reason`` says why), ``incomplete``
-    (``questions`` must be answered first) or ``invalid``."""
+    (``questions`` must be answered first) or ``invalid``. For an offline upload,
+    ``recorded`` says what pretix recorded (``uploads.RECORDED_*``, None: nothing) and
+    ``conflict`` why an admission did not become an ordinary check-in."""
 
     status: str
     reason: Optional[str] = None
@@ -21,6 +36,8 @@ class ScanOutcome:
     replayed: bool = False
     questions: list = field(default_factory=list)
     checkin_list: object = None
+    recorded: Optional[str] = None
+    conflict: Optional[Conflict] = None
 
 
 @dataclass

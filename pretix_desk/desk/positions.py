@@ -93,7 +93,7 @@ def desk_positions(qs):
     return positions
 
 
-def find_candidates(*, checkin_list, access_code=None, position_id=None, lock_orders=False):
+def find_candidates(*, checkin_list, access_code=None, position_id=None, lock_orders=False, as_code=False):
     """Positions of the list's event a scanned code (or a position picked from a search)
     can mean, the ticket itself first.
 
@@ -104,10 +104,14 @@ def find_candidates(*, checkin_list, access_code=None, position_id=None, lock_or
     The same query also reads the ticket's add-ons, which the desk shows as its line items
     (``line_items_of``), so a scan needs no second query for them. ``lock_orders`` locks
     the orders (``FOR UPDATE``, in the caller's transaction): pretix locks an order before
-    its positions, and so must a scan.
+    its positions, and so must a scan. ``as_code``: the candidates of ``position_id`` as a
+    scan of its code would find them (its add-ons too, on a list that matches add-ons by
+    their parent's code), as pretix finds them for a revoked code it checks in when forced.
     """
     if position_id is not None:
         match, addons = Q(pk=position_id), Q(addon_to_id=position_id)
+        if as_code and checkin_list.addon_match:
+            match |= addons
     else:
         # The parent as a scalar subquery (computed once), not a join: with a join, "the
         # code, or the code of the parent" can use no index and reads every position.

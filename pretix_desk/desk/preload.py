@@ -7,6 +7,7 @@ prefetch per chunk would grow with both.
 """
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import Optional
 from zoneinfo import ZoneInfo
@@ -17,7 +18,7 @@ from django.utils import translation
 from django.utils.timezone import now
 from django_scopes import scope
 from pretix.base.models import (
-    Item, ItemVariation, OrderPosition, Question, QuestionAnswer, RevokedTicketSecret,
+    Checkin, Item, ItemVariation, OrderPosition, Question, QuestionAnswer, RevokedTicketSecret,
     SubEvent,
 )
 
@@ -25,19 +26,22 @@ from pretix_desk.models import DeletedSecret
 
 from . import serialization
 from .codes import code_hash, list_salt
+from .outcomes import Conflict
 from .positions import (
-    last_checkin_type_subquery, last_entry_subquery, list_product_ids, population_q,
-    redeemed_at_subquery,
+    display_name, last_checkin_type_subquery, last_entry_subquery, list_product_ids,
+    population_q, redeemed_at_subquery,
 )
 from .questions import checkin_questions, question_data
-from .sync import (
-    catalog_digest, list_fingerprint, make_sync_token, preload_etag, read_sync_token,
-)
+from .sync import fingerprint_of, make_sync_token, preload_etag, read_sync_token
+from .uploads import MAX_OTHERS
 from .verdict import SERVER, SERVER_ERROR, ListFacts, handout_refusal, scan_steps
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
+#: A full download lists the conflicts of this long (an incremental one those since its token).
+CONFLICTS_FOR = timedelta(hours=24)
+MAX_CONFLICTS = 100
 #: Records encoded and sent together: fewer, larger writes, still a small buffer.
 RECORDS_PER_CHUNK = 100
 
@@ -88,10 +92,7 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None) -> Prelo
     else:
         product_ids = list_products
     questions = checkin_questions(event=checkin_list.event, item_ids=list_products)
-    fingerprint = list_fingerprint(
-        checkin_list=checkin_list, product_ids=list_products, questions=questions,
-        catalog=catalog_digest(event=checkin_list.event),
-    )
+    fingerprint = fingerprint_of(checkin_list, product_ids=list_products, questions=questions)
     since = None
     if since_token:
         since = read_sync_token(
@@ -123,10 +124,12 @@ def attendee_queryset(preload: Preload):
     return qs
 
 
-#: The columns of an attendee row, in the order ``AttendeeRow`` unpacks them.
+#: The columns of an attendee row, in the order ``AttendeeRow`` unpacks them (the name
+#: pretix's check-in API shows is one expression, read with the row).
 ATTENDEE_COLUMNS = (
     "pk", "secret", "item_id", "variation_id", "subevent_id", "attendee_name_cached", "attendee_email",
     "company", "canceled", "blocked", "valid_from", "valid_until", "last_entry_at", "last_type",
+    display_name(),
     "order__code", "order__status", "order__email", "order__checkin_attention", "order__checkin_text",
     "order__require_approval", "order__valid_if_pending",
 )
@@ -154,14 +157,14 @@ class AttendeeRow:
     __slots__ = (
         "pk", "secret", "item_id", "variation_id", "subevent_id", "attendee_name_cached", "attendee_email",
         "company", "canceled", "blocked", "valid_from", "valid_until", "last_entry_at", "last_type",
-        "order", "item", "variation", "subevent", "shown_answer_list",
+        "display_name", "order", "item", "variation", "subevent", "shown_answer_list",
     )
 
     def __init__(self, values, catalog):
         (self.pk, self.secret, self.item_id, self.variation_id, self.subevent_id, self.attendee_name_cached,
          self.attendee_email, self.company, self.canceled, self.blocked, self.valid_from, self.valid_until,
-         self.last_entry_at, self.last_type) = values[:14]
-        self.order = OrderRow(values[14:])
+         self.last_entry_at, self.last_type, self.display_name) = values[:15]
+        self.order = OrderRow(values[15:])
         self.item = catalog.items[self.item_id]
         self.variation = catalog.variation(self.variation_id)
         self.subevent = catalog.subevent(self.subevent_id)
@@ -335,6 +338,33 @@ def unverifiable_record(preload: Preload, position):
     }
 
 
+def recent_conflicts(preload: Preload):
+    """The forced check-ins on the list since the token (without one, of the last
+    ``CONFLICTS_FOR``), newest first: each desk recognises its own uploads among their
+    other check-ins by nonce and shows the conflict too. Two statements, the first on a
+    partial index of forced check-ins (migration 0005)."""
+    clist = preload.checkin_list
+    since = preload.since or preload.started_at - CONFLICTS_FOR
+    forced = Checkin.objects.filter(list_id=clist.pk, forced=True, created__gte=since)
+    if preload.product_ids is not None:
+        forced = forced.filter(position__item_id__in=preload.product_ids)
+    forced = list(forced.select_related("gate", "device").order_by("-created", "-pk")[:MAX_CONFLICTS])
+    if not forced:
+        return []
+    others = {}
+    for c in Checkin.objects.filter(
+        list_id=clist.pk, position_id__in={f.position_id for f in forced},
+    ).select_related("gate", "device").order_by("-datetime", "-pk"):
+        others.setdefault(c.position_id, []).append(c)
+    return [
+        Conflict(
+            position_id=f.position_id, reason=None, explanation=None, checkin=f,
+            others=[c for c in others.get(f.position_id, ()) if c.pk != f.pk][:MAX_OTHERS],
+        )
+        for f in forced
+    ]
+
+
 def iter_removed_hashes(preload: Preload):
     """Codes a desk must forget: positions changed since the token that the list no longer
     admits, secrets revoked since (a ticket whose code was regenerated) and the codes of
@@ -364,6 +394,7 @@ def iter_json(preload: Preload):
     """
     clist = preload.checkin_list
     language = translation.get_language()
+    tz = clist.event.timezone
     with scope(organizer=clist.event.organizer), translation.override(language):
         head = {
             "list": clist.pk,
@@ -389,7 +420,8 @@ def iter_json(preload: Preload):
             yield ("," if count else "") + _dumps(buffer)[1:-1]
             count += len(buffer)
         removed = list(iter_removed_hashes(preload))
-        yield '],"removed":%s,"count":%d}' % (_dumps(removed), count)
+        conflicts = [serialization.conflict_data(c, tz=tz) for c in recent_conflicts(preload)]
+        yield '],"removed":%s,"conflicts":%s,"count":%d}' % (_dumps(removed), _dumps(conflicts), count)
 
 
 def _dumps(data):

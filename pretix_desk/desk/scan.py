@@ -4,25 +4,34 @@ from contextvars import ContextVar
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import translation
 from django.utils.timezone import now
+from pretix.base.i18n import language
 from pretix.base.models import Checkin, CheckinList, Device
 from pretix.base.services.checkin import (
     CheckInError, RequiredMediaExchangeError, RequiredQuestionsError, perform_checkin,
 )
 from pretix.helpers import OF_SELF
 
-from .outcomes import ScanOutcome
+from .lookup import simulate_checkin
+from .outcomes import Conflict, ScanOutcome
 from .positions import (
     find_candidates, find_revoked, line_items_of, load_position, pick_candidate,
 )
 from .questions import checkin_questions, clean_answers
+from .sync import fingerprint_of
+from .verdict import SERVER_EXCHANGE
+from .uploads import (
+    RECORDED_CHECKIN, RECORDED_FORCED, RECORDED_REFUSED, changed_since_download,
+    other_checkins,
+)
 
 _created = ContextVar("pretix_desk_checkins_created", default=None)
 
 
 def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Checkin.TYPE_ENTRY,
          nonce=None, when=None, ignore_unpaid=False, force=False, gate=None, answers=None,
-         questions_supported=True, user=None, auth=None) -> ScanOutcome:
+         questions_supported=True, offline=None, use_order_locale=False, user=None, auth=None) -> ScanOutcome:
     """Check the ticket behind ``access_code`` in (or out) on ``checkin_list``, or the
     position ``position_id`` that staff picked from a search (offline, without its code).
 
@@ -38,18 +47,25 @@ def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Check
     ``answers`` (``{"<question id>": value}``) answer the ticket's check-in questions;
     answers pretix would not accept raise ``questions.InvalidAnswers`` before anything is
     written. Without them, unanswered questions make the outcome ``incomplete``.
+
+    ``offline`` (an ``uploads.OfflineClaim``) uploads what a desk answered offline: a
+    refusal is recorded as such, an admission as pretix records pretixSCAN's (see
+    ``uploads``); ``outcome.recorded`` and ``outcome.conflict`` say what became of it.
+    ``force`` on a revoked code checks in the position it belonged to, as pretix does.
+    ``use_order_locale`` explains refusals in the order's language, as pretix's
+    ``checkinrpc/redeem`` does for desks that attendees use themselves.
     """
     with transaction.atomic():
         return _scan(
             checkin_list=checkin_list, access_code=access_code, position_id=position_id,
             checkin_type=checkin_type, nonce=nonce, when=when, ignore_unpaid=ignore_unpaid,
             force=force, gate=gate, answers=answers, questions_supported=questions_supported,
-            user=user, auth=auth,
+            offline=offline, use_order_locale=use_order_locale, user=user, auth=auth,
         )
 
 
 def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, ignore_unpaid,
-          force, gate, answers, questions_supported, user, auth) -> ScanOutcome:
+          force, gate, answers, questions_supported, offline, use_order_locale, user, auth) -> ScanOutcome:
     device = auth if isinstance(auth, Device) else None
     if device is not None and device.gate_id:
         gate = device.gate  # a device stands at its own gate, whatever the desk says
@@ -57,6 +73,9 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
     record = dict(
         checkin_list=checkin_list, access_code=access_code, checkin_type=checkin_type,
         nonce=nonce, when=when, gate=gate, device=device, user=user, auth=auth,
+        # as pretix records refusals: a live scan with what it sent, an offline upload as
+        # its ``failed_checkins`` endpoint records pretixSCAN's
+        forced=force or offline is not None, force_sent=offline is not None,
     )
     candidates = find_candidates(
         checkin_list=checkin_list, access_code=access_code, position_id=position_id, lock_orders=True,
@@ -64,35 +83,73 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
     if nonce:
         earlier = _earlier_scan(candidates=candidates, **record)
         if earlier is not None:
-            return _replay(earlier, candidates=candidates, checkin_list=checkin_list)
+            return _replay(earlier, candidates=candidates, checkin_list=checkin_list, offline=offline)
     if not candidates and access_code is None:
         # A position id is no scan at the door: nothing to record, as for a bad request.
         return ScanOutcome(status="invalid", reason=Checkin.REASON_INVALID)
+    from_revoked = False
     if not candidates:
-        return _once_per_nonce(_unknown_code, candidates=candidates, record=record)
+        revoked = find_revoked(checkin_list=checkin_list, access_code=access_code)
+        if revoked is not None and (force or (offline is not None and offline.admitted and changed_since_download(
+            claim=offline, position=revoked, checkin_list=checkin_list, revoked_code=access_code,
+            fingerprint_now=lambda: fingerprint_of(checkin_list),
+        ))):
+            candidates = find_candidates(
+                checkin_list=checkin_list, position_id=revoked.pk, lock_orders=True, as_code=True,
+            )
+            from_revoked = True
+        else:
+            outcome = _once_per_nonce(_unknown_code, revoked, candidates=candidates, record=record)
+            return _uploaded_refusal(outcome, offline=offline, checkin_list=checkin_list)
 
     position, ambiguous = pick_candidate(
         candidates=candidates, checkin_list=checkin_list, access_code=access_code, when=when,
     )
-    if ambiguous:
-        return _once_per_nonce(
+    if ambiguous or (offline is not None and not offline.admitted):
+        outcome = _once_per_nonce(
             _refuse, position, candidates=candidates, record=record,
-            reason=Checkin.REASON_AMBIGUOUS, explanation=None,
+            reason=Checkin.REASON_AMBIGUOUS if ambiguous else offline.reason, explanation=None,
         )
+        return _uploaded_refusal(outcome, offline=offline, checkin_list=checkin_list)
     given_answers = {}
     if answers:
         given_answers = clean_answers(answers, questions=checkin_questions(
             event=checkin_list.event, item_ids=[position.item_id],
         ))
+    conflict = None
+    if offline is not None and not from_revoked:
+        reason, explanation = simulate_checkin(
+            position, checkin_list=checkin_list, user=user, auth=auth, checkin_type=checkin_type, when=when,
+            ignore_unpaid=ignore_unpaid, gate=gate,
+        )
+        if reason and not changed_since_download(
+            claim=offline, position=position, checkin_list=checkin_list,
+            fingerprint_now=lambda: fingerprint_of(checkin_list),
+        ):
+            if reason == SERVER_EXCHANGE:
+                # pretix records no such refusal either: nothing was written, the desk keeps it
+                return ScanOutcome(status="error", reason=reason, explanation=explanation, position=position,
+                                   last_entry_at=position.last_entry_at)
+            outcome = _once_per_nonce(
+                _refuse, position, candidates=candidates, record=record, reason=reason, explanation=explanation,
+            )
+            return _uploaded_refusal(outcome, offline=offline, checkin_list=checkin_list)
+        conflict = (reason, explanation)
+    if offline is not None:
+        # Uploaded as pretixSCAN uploads it: pretix forces only what needs forcing, and
+        # records the scan as made offline.
+        force, questions_supported = True, False
     token = _created.set([])
     try:
-        perform_checkin(
-            op=position, clist=checkin_list, given_answers=given_answers, force=force,
-            ignore_unpaid=ignore_unpaid, nonce=nonce, datetime=when,
-            questions_supported=questions_supported, canceled_supported=True,
-            user=user, auth=auth, type=checkin_type, gate=gate,
-            raw_source_type="barcode" if access_code is not None else None,
-        )
+        with language(position.order.locale if use_order_locale else translation.get_language()):
+            perform_checkin(
+                op=position, clist=checkin_list, given_answers=given_answers, force=force,
+                ignore_unpaid=ignore_unpaid, nonce=nonce, datetime=when,
+                questions_supported=questions_supported, canceled_supported=True,
+                user=user, auth=auth, type=checkin_type, gate=gate,
+                raw_barcode=access_code if from_revoked else None, from_revoked_secret=from_revoked,
+                raw_source_type="barcode" if access_code is not None else None,
+            )
         created = _created.get()
     except RequiredQuestionsError as e:
         # Not a refusal: pretix records nothing until the questions are answered.
@@ -101,10 +158,11 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
             last_entry_at=position.last_entry_at,
         )
     except CheckInError as e:
-        return _once_per_nonce(
+        outcome = _once_per_nonce(
             _refuse, position, candidates=candidates, record=record,
             reason=e.code, explanation=e.reason,
         )
+        return _uploaded_refusal(outcome, offline=offline, checkin_list=checkin_list)
     except RequiredMediaExchangeError as e:
         # pretix does not record these either: the ticket is fine, it needs a new medium.
         return ScanOutcome(
@@ -119,16 +177,40 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
         # won the lock; answer what that one answered.
         return _replay(
             _earlier_scan(candidates=candidates, **record),
-            candidates=candidates, checkin_list=checkin_list,
+            candidates=candidates, checkin_list=checkin_list, offline=offline,
         )
     checkin = created[-1]
     last_entry_at = position.last_entry_at
     if checkin.type == Checkin.TYPE_ENTRY and (last_entry_at is None or checkin.datetime > last_entry_at):
         last_entry_at = checkin.datetime
-    return ScanOutcome(
+    outcome = ScanOutcome(
         status="ok", position=position, checkin=checkin, last_entry_at=last_entry_at,
         line_items=line_items_of(position=position),
     )
+    if offline is not None:
+        outcome.recorded = RECORDED_FORCED if checkin.forced else RECORDED_CHECKIN
+        if checkin.forced:
+            reason, explanation = conflict or (Checkin.REASON_REVOKED, None)
+            outcome.conflict = Conflict(
+                position_id=position.pk, reason=reason, explanation=explanation, checkin=checkin,
+                others=other_checkins(position=position, checkin_list=checkin_list, exclude=checkin),
+            )
+    return outcome
+
+
+def _uploaded_refusal(outcome, *, offline, checkin_list):
+    """A refusal that was recorded, as the answer to an offline upload: a conflict where the
+    desk had admitted the person."""
+    if offline is None or outcome.replayed:
+        return outcome
+    outcome.recorded = RECORDED_REFUSED
+    if offline.admitted:
+        outcome.conflict = Conflict(
+            position_id=outcome.position and outcome.position.pk, reason=outcome.reason, explanation=outcome.explanation, checkin=None,
+            others=other_checkins(position=outcome.position, checkin_list=checkin_list)
+            if outcome.position is not None else [],
+        )
+    return outcome
 
 
 def _once_per_nonce(refusal, *args, candidates, record, **kwargs):
@@ -165,25 +247,42 @@ def _earlier_scan(*, candidates, checkin_list, access_code, nonce, **kwargs):
     return Checkin.all.filter(q, list_id=checkin_list.pk, nonce=nonce).order_by("pk").first()
 
 
-def _replay(checkin, *, candidates, checkin_list) -> ScanOutcome:
+def _replay(checkin, *, candidates, checkin_list, offline=None) -> ScanOutcome:
+    """The first answer to this nonce again, from what it recorded (for an offline upload,
+    with what was recorded; the reason for forcing is not kept, so it is None)."""
     if checkin.position_id is None:
-        return ScanOutcome(status="invalid", reason=Checkin.REASON_INVALID, replayed=True)
-    position = next((c for c in candidates if c.pk == checkin.position_id), None)
-    if position is None:  # a revoked code points at a position whose secret changed
-        position = load_position(checkin.position_id, checkin_list=checkin_list)
-    if checkin.successful:
-        return ScanOutcome(
-            status="ok", position=position, checkin=checkin, replayed=True,
-            last_entry_at=position.last_entry_at, line_items=line_items_of(position=position),
-        )
-    return ScanOutcome(
-        status="error", reason=checkin.error_reason, explanation=checkin.error_explanation,
-        position=position, last_entry_at=position.last_entry_at, replayed=True,
-    )
+        outcome = ScanOutcome(status="invalid", reason=Checkin.REASON_INVALID, replayed=True)
+        position = None
+    else:
+        position = next((c for c in candidates if c.pk == checkin.position_id), None)
+        if position is None:  # a revoked code points at a position whose secret changed
+            position = load_position(checkin.position_id, checkin_list=checkin_list)
+        if checkin.successful:
+            outcome = ScanOutcome(
+                status="ok", position=position, checkin=checkin, replayed=True,
+                last_entry_at=position.last_entry_at, line_items=line_items_of(position=position),
+            )
+        else:
+            outcome = ScanOutcome(
+                status="error", reason=checkin.error_reason, explanation=checkin.error_explanation,
+                position=position, last_entry_at=position.last_entry_at, replayed=True,
+            )
+    if offline is not None:
+        outcome.recorded = (RECORDED_FORCED if checkin.forced else RECORDED_CHECKIN) if checkin.successful \
+            else RECORDED_REFUSED
+        if offline.admitted and (checkin.forced or not checkin.successful):
+            outcome.conflict = Conflict(
+                position_id=checkin.position_id, reason=None if checkin.successful else checkin.error_reason,
+                explanation=None if checkin.successful else checkin.error_explanation,
+                checkin=checkin if checkin.successful else None,
+                others=[] if position is None else other_checkins(
+                    position=position, checkin_list=checkin_list, exclude=checkin),
+            )
+    return outcome
 
 
-def _unknown_code(*, checkin_list, access_code, checkin_type, when, user, auth, **record):
-    position = find_revoked(checkin_list=checkin_list, access_code=access_code)
+def _unknown_code(position, *, checkin_list, access_code, checkin_type, when, user, auth, **record):
+    """A code no position has: revoked (``position`` is the one it belonged to) or unknown."""
     if position is not None:
         position.order.log_action("pretix.event.checkin.revoked", data={
             "datetime": when,
@@ -225,7 +324,7 @@ def _refuse(position, *, reason, explanation, checkin_list, checkin_type, when, 
         "positionid": position.positionid,
         "errorcode": reason,
         "reason_explanation": explanation,
-        "force": False,
+        "force": record["forced"],
         "datetime": when,
         "type": checkin_type,
         "list": checkin_list.pk,
@@ -241,7 +340,7 @@ def _refuse(position, *, reason, explanation, checkin_list, checkin_type, when, 
 
 
 def _record_failed_checkin(*, position, reason, explanation, checkin_list, access_code,
-                           checkin_type, nonce, when, gate, device, **kwargs):
+                           checkin_type, nonce, when, gate, device, forced, force_sent, **kwargs):
     Checkin.objects.create(
         position=position,
         successful=False,
@@ -255,6 +354,6 @@ def _record_failed_checkin(*, position, reason, explanation, checkin_list, acces
         nonce=nonce,
         raw_barcode=access_code,
         raw_source_type="barcode" if access_code is not None else None,
-        forced=False,
-        force_sent=False,
+        forced=forced,
+        force_sent=force_sent,
     )

@@ -235,7 +235,37 @@ def scan_payload(outcome, *, tz, badge=None):
     body, status = _scan_body(outcome, tz=tz, badge=badge)
     if outcome.checkin_list is not None and status != 404:
         body["list"] = {"id": outcome.checkin_list.pk, "name": str(outcome.checkin_list.name)}
+    if outcome.recorded:
+        body["offline"] = {
+            "recorded": outcome.recorded,
+            "conflict": outcome.conflict and conflict_data(outcome.conflict, tz=tz),
+        }
     return body, status
+
+
+def conflict_data(conflict, *, tz):
+    """An offline admission pretix did not take as an ordinary check-in (``uploads``)."""
+    return {
+        "position_id": conflict.position_id,
+        "reason": conflict.reason,
+        "reason_explanation": str(conflict.explanation) if conflict.explanation else None,
+        "checkin": conflict.checkin and door_checkin_data(conflict.checkin, tz=tz),
+        "others": [door_checkin_data(c, tz=tz) for c in conflict.others],
+    }
+
+
+def door_checkin_data(checkin, *, tz):
+    """A check-in as a conflict shows it: when, where, by which device, and its nonce, by
+    which a desk recognises its own."""
+    return {
+        "id": checkin.pk,
+        "datetime": isoformat(checkin.datetime, tz),
+        "type": checkin.type,
+        "forced": checkin.forced,
+        "gate": str(checkin.gate.name) if checkin.gate_id else None,
+        "device": str(checkin.device.name) if checkin.device_id else None,
+        "nonce": checkin.nonce,
+    }
 
 
 def _scan_body(outcome, *, tz, badge):

@@ -15,10 +15,14 @@ from pretix.base.models import (
 
 from pretix_desk.models import DeletedSecret
 
+from .positions import list_product_ids
+from .questions import checkin_questions
+
 _SIGNING_SALT = "pretix_desk.preload.sync"
 # Rows written by transactions that were still open when a preload started carry earlier
 # timestamps than the token; overlapping the next sync by this much picks them up.
 SYNC_OVERLAP = timedelta(minutes=2)
+NOT_READ = object()
 
 
 class InvalidSyncToken(ValueError):
@@ -40,6 +44,19 @@ def list_fingerprint(*, checkin_list, product_ids, questions=(), catalog=""):
         catalog,
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def fingerprint_of(checkin_list, *, product_ids=NOT_READ, questions=NOT_READ):
+    """The list's fingerprint as a preload now states it (what it has not read yet is read
+    here)."""
+    if product_ids is NOT_READ:
+        product_ids = list_product_ids(checkin_list=checkin_list)
+    if questions is NOT_READ:
+        questions = checkin_questions(event=checkin_list.event, item_ids=product_ids)
+    return list_fingerprint(
+        checkin_list=checkin_list, product_ids=product_ids, questions=questions,
+        catalog=catalog_digest(event=checkin_list.event),
+    )
 
 
 def catalog_digest(*, event):
@@ -78,13 +95,8 @@ def make_sync_token(*, checkin_list, product_id, fingerprint, started_at):
 
 def read_sync_token(token, *, checkin_list, product_id, fingerprint) -> datetime:
     """The time from which changes must be sent again. Raises InvalidSyncToken."""
-    try:
-        data = signing.loads(token, salt=_SIGNING_SALT)
-        since = datetime.fromtimestamp(float(data["t"]), tz=timezone.utc)
-        token_list, token_product, token_fingerprint = data["l"], data["p"], data["f"]
-    except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
-        raise InvalidSyncToken(_("This is not a sync token of this server."))
-    if token_list != checkin_list.pk or token_product != product_id:
+    since, token_product, token_fingerprint = _read(token, checkin_list=checkin_list)
+    if token_product != product_id:
         raise InvalidSyncToken(_("This sync token belongs to another list or product filter."))
     if token_fingerprint != fingerprint:
         raise InvalidSyncToken(
@@ -92,6 +104,26 @@ def read_sync_token(token, *, checkin_list, product_id, fingerprint) -> datetime
               "everything again without since.")
         )
     return since - SYNC_OVERLAP
+
+
+def read_download_time(token, *, checkin_list):
+    """``(since, fingerprint)`` of the download a desk answered from when offline: its time
+    less the sync overlap (what it may have missed starts there), and the list's
+    fingerprint then. Raises InvalidSyncToken."""
+    since, _product, fingerprint = _read(token, checkin_list=checkin_list)
+    return since - SYNC_OVERLAP, fingerprint
+
+
+def _read(token, *, checkin_list):
+    try:
+        data = signing.loads(token, salt=_SIGNING_SALT)
+        since = datetime.fromtimestamp(float(data["t"]), tz=timezone.utc)
+        token_list, token_product, token_fingerprint = data["l"], data["p"], data["f"]
+    except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
+        raise InvalidSyncToken(_("This is not a sync token of this server."))
+    if token_list != checkin_list.pk:
+        raise InvalidSyncToken(_("This sync token belongs to another list or product filter."))
+    return since, token_product, token_fingerprint
 
 
 class Epoch(Func):

@@ -81,8 +81,9 @@ def unpaid_override(position, *, include_pending):
     return include_pending and position.order.status == Order.STATUS_PENDING
 
 
-#: Refusals a forced check-in cannot get past: no ticket, or not one ticket.
-NOT_FORCEABLE = (Checkin.REASON_INVALID, Checkin.REASON_AMBIGUOUS, Checkin.REASON_REVOKED, "exchange")
+#: Refusals a forced check-in cannot get past: no ticket, or not one ticket. (A revoked
+#: code can: pretix then checks in the position it belonged to.)
+NOT_FORCEABLE = (Checkin.REASON_INVALID, Checkin.REASON_AMBIGUOUS, "exchange")
 
 
 def override_for(position, reason, *, include_pending, may_force):

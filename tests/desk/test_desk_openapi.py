@@ -25,7 +25,7 @@ from django_scopes import scopes_disabled
 from hypothesis import HealthCheck, given, settings, strategies as st
 from jsonschema import Draft7Validator
 from pretix.base.models import Checkin, CheckinList, Event, LogEntry, Organizer
-from rest_framework import fields as f, relations
+from rest_framework import fields as f, relations, serializers
 
 from pretix_desk.api import desk as desk_api, rules as rules_api
 from pretix_desk.models import AutoCheckinRule, Redemption
@@ -67,7 +67,9 @@ def _routes():
 
 
 def _schema(field):
-    if isinstance(field, relations.ManyRelatedField):
+    if isinstance(field, serializers.Serializer):
+        out = _object(field)
+    elif isinstance(field, relations.ManyRelatedField):
         out = {"type": "array", "items": _schema(field.child_relation)}
     elif isinstance(field, relations.SlugRelatedField):
         out = {"type": "string"}
