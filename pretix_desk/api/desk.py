@@ -251,11 +251,13 @@ class DeskViewSet(viewsets.ViewSet):
         if data["force"] and not may_force:
             raise PermissionDenied(_("You may not force a check-in: that needs the permission "
                                      "to change orders, and devices never may."))
+        offline = data.get("offline")
+        # A refusal made offline is recorded on the list that answered it, wherever the
+        # ticket would be admitted now.
+        other_lists = [] if offline is not None and not offline.admitted else data.get("other_lists", [])
         try:
             outcome = scan_on_lists(
-                checkin_lists=[self.checkin_list] + [
-                    cl for cl in data.get("other_lists", []) if cl.pk != self.checkin_list.pk
-                ],
+                checkin_lists=[self.checkin_list] + [cl for cl in other_lists if cl.pk != self.checkin_list.pk],
                 access_code=data.get("access_code"),
                 position_id=data.get("position_id"),
                 checkin_type=data["type"],
@@ -266,7 +268,7 @@ class DeskViewSet(viewsets.ViewSet):
                 gate=data.get("gate"),
                 answers=data.get("answers"),
                 questions_supported=data["questions_supported"],
-                offline=data.get("offline"),
+                offline=offline,
                 use_order_locale=data["use_order_locale"],
                 **self._actor(),
             )

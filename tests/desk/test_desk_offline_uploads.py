@@ -256,3 +256,12 @@ def test_the_preload_lists_the_conflicts_of_offline_uploads(client, clist, event
     assert len(full["conflicts"]) == 1
     _, later = preload(client, clist, since=full["sync_token"])
     assert later["conflicts"] == []
+
+
+@pytest.mark.django_db
+def test_a_refusal_is_recorded_on_the_list_that_answered_it(client, clist, event, order, position):
+    """Even where another of the desk's lists would admit the ticket now."""
+    other = event.checkin_lists.create(name="Other")
+    r = upload(client, clist, position.secret, answer="error", reason="already_redeemed", other_lists=[other.pk])
+    assert r.status_code == 201 and r.data["list"]["id"] == clist.pk, r.data
+    assert Checkin.all.get(position=position).list == clist
