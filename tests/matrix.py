@@ -5,21 +5,30 @@ changes the state, so every way of asking gets a copy of its own).
 ``online`` is what pretix itself answers (``checkinrpc/redeem``); ``offline`` is what a
 desk that downloaded the list before the scan may answer: the same, or ``None`` for an
 explicit "cannot verify offline" (the code is not in the downloaded list, or only the
-server can decide).
+server can decide). ``"incomplete"`` stands for "check-in questions to answer first".
+
+Besides the code and the direction, a case may say what else the scan sends, the same to
+pretix and to the desk: ``ignore_unpaid`` ("check in anyway"), ``answers`` to check-in
+questions (by question id), the ``gate`` it is made at (pretix's own API takes that only
+from a device standing at the gate), and ``datetime``, when it happened (a scan uploaded
+later; offline, the desk answers as at that time).
 """
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Optional
 
 from django.utils.timezone import now
 from pretix.base.models import (
-    Checkin, CheckinList, Event, Item, Order, RevokedTicketSecret,
+    Checkin, CheckinList, Event, Gate, Item, Order, Question, QuestionAnswer,
+    ReusableMedium, RevokedTicketSecret,
 )
 from pretix.base.services.checkin import perform_checkin
 
 from tests.conftest import PLUGINS, make_order
 
 CANNOT_VERIFY = None
+DateTime = datetime.datetime  # (a case's field is named ``datetime``)
 
 
 @dataclass
@@ -30,6 +39,41 @@ class Case:
     offline: object  # the same, or CANNOT_VERIFY
     codes: list = field(default_factory=list)  # one access code per copy
     type: str = "entry"
+    ignore_unpaid: bool = False
+    answers: Optional[dict] = None  # {question id: answer}
+    gate: Optional[Gate] = None
+    datetime: Optional[DateTime] = None
+
+    @property
+    def plain(self):
+        """A scan of the code now, with nothing else sent (what ``lookup`` predicts)."""
+        return not (self.ignore_unpaid or self.answers is not None or self.gate or self.datetime)
+
+
+def scan_extras(case):
+    """What the case's scan sends besides the code, in the shape pretix's ``checkinrpc/redeem``
+    and the desk's ``scan/`` both take (the desk takes the gate too: see ``desk_extras``)."""
+    body = {}
+    if case.ignore_unpaid:
+        body["ignore_unpaid"] = True
+    if case.answers is not None:
+        body["answers"] = {str(q): a for q, a in case.answers.items()}
+    if case.datetime is not None:
+        body["datetime"] = case.datetime.isoformat()
+    return body
+
+
+def desk_extras(case):
+    body = scan_extras(case)
+    if case.gate is not None:
+        body["gate"] = case.gate.identifier
+    return body
+
+
+def outcome(data):
+    """``ok``, ``incomplete`` (questions to answer first) or the reason of a refusal, from
+    an answer of pretix's ``checkinrpc/redeem`` or the desk's ``scan/``."""
+    return data["status"] if data["status"] in ("ok", "incomplete") else data["reason"]
 
 
 class Matrix:
@@ -49,8 +93,8 @@ class Matrix:
             self.lists[name] = cl
         return self.lists[name]
 
-    def add(self, name, checkin_list, online, offline, make, copies, type="entry"):
-        case = Case(name=name, checkin_list=checkin_list, online=online, offline=offline, type=type)
+    def add(self, name, checkin_list, online, offline, make, copies, type="entry", **scan):
+        case = Case(name=name, checkin_list=checkin_list, online=online, offline=offline, type=type, **scan)
         for i in range(copies):
             case.codes.append(make(f"M{len(self.cases):02d}C{i}"))
         self.cases.append(case)
@@ -183,7 +227,166 @@ def build_matrix(event, ticket, tshirt, *, copies=2):
     m.add("no add-on valid yet", shirts, "invalid_time", CANNOT_VERIFY, two_shirts_not_yet_valid, copies)
     m.add("add-on by own code", shirts, "ok", "ok",
           lambda c: _secret(order(c, [ticket, {"item": tshirt, "addon_to": 0}]), 2), copies)
+
+    _unpaid_anyway(m, order, copies)
+    _questions(m, order, copies)
+    _media(m, order, copies)
+    _gates(m, paid, copies)
+    _back_dated(m, order, window, copies)
     return m
+
+
+def _unpaid_anyway(m, order, copies):
+    """"Check in anyway" (``ignore_unpaid``): only a pending order on a list that includes
+    pending orders gets past ``unpaid``, and only that refusal."""
+    main, pending_list = m.lists["Main"], m.lists["Pending too"]
+    hour = datetime.timedelta(hours=1)
+
+    def pending(code, **kwargs):
+        return _secret(order(code, status=Order.STATUS_PENDING, **kwargs))
+
+    def pending_used(code):
+        o = order(code, status=Order.STATUS_PENDING)
+        perform_checkin(op=o.positions.get(), clist=pending_list, given_answers={}, ignore_unpaid=True,
+                        questions_supported=False, datetime=now() - datetime.timedelta(minutes=10))
+        return _secret(o)
+
+    def pending_not_yet_valid(code):
+        return _window_unpaid(order(code, status=Order.STATUS_PENDING), now() + hour)
+
+    anyway = {"ignore_unpaid": True}
+    m.add("pending, checked in anyway", pending_list, "ok", "ok", pending, copies, **anyway)
+    m.add("pending exit, checked out anyway", pending_list, "ok", "ok", pending, copies, type="exit", **anyway)
+    m.add("pending, anyway on a list without pending", main, "unpaid", "unpaid", pending, copies, **anyway)
+    m.add("paid, anyway", pending_list, "ok", "ok", lambda c: _secret(order(c)), copies, **anyway)
+    m.add("unapproved, anyway", pending_list, "unapproved", "unapproved",
+          lambda c: pending(c, require_approval=True), copies, **anyway)
+    m.add("expired, anyway", pending_list, "canceled", CANNOT_VERIFY,
+          lambda c: _secret(order(c, status=Order.STATUS_EXPIRED)), copies, **anyway)
+    m.add("pending and used, anyway", pending_list, "already_redeemed", "already_redeemed",
+          pending_used, copies, **anyway)
+    m.add("pending and not yet valid, anyway", pending_list, "invalid_time", "invalid_time",
+          pending_not_yet_valid, copies, **anyway)
+
+
+def _questions(m, order, copies):
+    """Check-in questions ("ask during check-in") on a product of their own: pretix asks
+    every one without an answer yet, before it looks at earlier entries, never on exit."""
+    event = m.event
+    workshop = Item.objects.create(event=event, name="Workshop", default_price=Decimal("5.00"), admission=True)
+    badge = Question.objects.create(event=event, question="Name on the badge", type=Question.TYPE_STRING,
+                                    required=True, ask_during_checkin=True, position=1)
+    size = Question.objects.create(event=event, question="Size", type=Question.TYPE_CHOICE,
+                                   required=True, ask_during_checkin=True, position=2)
+    size.options.create(answer="Large", identifier="L")
+    note = Question.objects.create(event=event, question="Note", type=Question.TYPE_TEXT,
+                                   required=False, ask_during_checkin=True, position=3)
+    for q in (badge, size, note):
+        q.items.add(workshop)
+    workshops = m.checkin_list("Workshops", products=[workshop], include_pending=True)
+    everything = {badge.pk: "Ada", size.pk: "L", note.pk: "vegan"}
+
+    def ticket(code, answered=(), **kwargs):
+        o = order(code, [workshop], **kwargs)
+        for q in answered:
+            QuestionAnswer.objects.create(orderposition=o.positions.get(), question=q,
+                                          answer="Large" if q == size else "Ada")
+        return _secret(o)
+
+    m.add("questions", workshops, "incomplete", "incomplete", ticket, copies)
+    m.add("questions answered with the scan", workshops, "ok", "ok", ticket, copies, answers=everything)
+    m.add("questions answered before", workshops, "ok", "ok",
+          lambda c: ticket(c, answered=(badge, size, note)), copies)
+    m.add("questions partly answered before", workshops, "incomplete", "incomplete",
+          lambda c: ticket(c, answered=(badge,)), copies)
+    m.add("questions, the rest answered with the scan", workshops, "ok", "ok",
+          lambda c: ticket(c, answered=(badge,)), copies, answers={size.pk: "L", note.pk: "none"})
+    m.add("questions partly answered with the scan", workshops, "incomplete", "incomplete", ticket, copies,
+          answers={badge.pk: "Ada"})
+    m.add("optional question answered with nothing", workshops, "ok", "ok", ticket, copies,
+          answers={badge.pk: "Ada", size.pk: "L", note.pk: ""})
+    m.add("questions on exit", workshops, "ok", "ok", ticket, copies, type="exit")
+    m.add("questions, unpaid", workshops, "unpaid", "unpaid",
+          lambda c: ticket(c, status=Order.STATUS_PENDING), copies, answers=everything)
+    m.add("questions, unpaid, anyway", workshops, "incomplete", "incomplete",
+          lambda c: ticket(c, status=Order.STATUS_PENDING), copies, ignore_unpaid=True)
+
+
+def _media(m, order, copies):
+    """A product that needs a reusable medium: pretix asks to exchange a ticket without a
+    linked medium for one (``exchange``, on exit too), which only the server can judge."""
+    event = m.event
+    wristband = Item.objects.create(event=event, name="Festival pass", default_price=Decimal("50.00"),
+                                    admission=True, media_policy=Item.MEDIA_POLICY_REUSE_OR_NEW,
+                                    media_type="barcode")
+    passes = m.checkin_list("Festival", products=[wristband])
+
+    def festival_pass(code, linked=False, **kwargs):
+        o = order(code, [wristband], **kwargs)
+        if linked:
+            medium = ReusableMedium.objects.create(organizer=event.organizer, type="barcode", identifier=code + "BAND")
+            medium.linked_orderpositions.add(o.positions.get())
+        return _secret(o)
+
+    m.add("needs a medium", passes, "exchange", CANNOT_VERIFY, festival_pass, copies)
+    m.add("needs a medium, exit", passes, "exchange", CANNOT_VERIFY, festival_pass, copies, type="exit")
+    m.add("has its medium", passes, "ok", CANNOT_VERIFY, lambda c: festival_pass(c, linked=True), copies)
+    m.add("needs a medium, unpaid", passes, "unpaid", "unpaid",
+          lambda c: festival_pass(c, status=Order.STATUS_PENDING), copies)
+
+
+def _gates(m, paid, copies):
+    """Where a scan is made: pretix records the gate, and a list's rules may ask for it
+    (which only the server can judge)."""
+    north = Gate.objects.create(organizer=m.event.organizer, name="North", identifier="north")
+    south = Gate.objects.create(organizer=m.event.organizer, name="South", identifier="south")
+    north_only = m.checkin_list("North gate only", products=[m.ticket], rules={
+        "inList": [{"var": "gate"}, {"objectList": [{"lookup": ["gate", str(north.pk), str(north.name)]}]}],
+    })
+    m.add("at a gate", m.lists["Main"], "ok", "ok", paid, copies, gate=north)
+    m.add("at the list's gate", north_only, "ok", CANNOT_VERIFY, paid, copies, gate=north)
+    m.add("at another gate", north_only, "rules", CANNOT_VERIFY, paid, copies, gate=south)
+    m.add("at no gate", north_only, "rules", CANNOT_VERIFY, paid, copies)
+
+
+def _back_dated(m, order, window, copies):
+    """Scans uploaded later with the time they were made (``datetime``): the ticket's
+    validity then decides, not now; offline, the desk answered at that time."""
+    main, shirts = m.lists["Main"], m.lists["Shirts by ticket"]
+    hour = datetime.timedelta(hours=1)
+    then = now() - 2 * hour
+    m.add("back-dated, valid then, expired now", main, "ok", "ok",
+          lambda c: window(c, valid_until=now() - hour), copies, datetime=then)
+    m.add("back-dated, not valid yet then, valid now", main, "invalid_time", "invalid_time",
+          lambda c: window(c, valid_from=now() - hour), copies, datetime=then)
+    m.add("back-dated, valid then and now", main, "ok", "ok",
+          lambda c: window(c, valid_from=now() - 3 * hour, valid_until=now() + hour), copies, datetime=then)
+    m.add("back-dated exit, before the window", main, "ok", "ok",
+          lambda c: window(c, valid_from=now() - hour), copies, type="exit", datetime=then)
+
+    def entered_since(code):
+        o = order(code)
+        _checkin(o.positions.get(), main, minutes_ago=10)
+        return _secret(o)
+
+    m.add("back-dated, entered since", main, "already_redeemed", "already_redeemed", entered_since, copies,
+          datetime=then)
+
+    def shirts_one_after_the_other(code):
+        o = order(code, [m.ticket, {"item": m.tshirt, "addon_to": 0}, {"item": m.tshirt, "addon_to": 0}])
+        o.positions.filter(positionid=2).update(valid_from=now() - 3 * hour, valid_until=now() - hour)
+        o.positions.filter(positionid=3).update(valid_from=now() - hour)
+        return _secret(o)
+
+    m.add("back-dated into one add-on's window", shirts, "ok", CANNOT_VERIFY, shirts_one_after_the_other,
+          copies, datetime=then)
+
+    closed = m.checkin_list("Closed an hour ago", products=[m.ticket], rules={
+        "isBefore": [{"var": "now"}, {"buildTime": ["custom", (now() - hour).isoformat()]}, None],
+    })
+    m.add("back-dated into the list's hours", closed, "ok", CANNOT_VERIFY,
+          lambda c: _secret(order(c)), copies, datetime=then)
+    m.add("after the list's hours", closed, "rules", CANNOT_VERIFY, lambda c: _secret(order(c)), copies)
 
 
 def _window_unpaid(order, valid_from):
