@@ -14,16 +14,19 @@ from a device standing at the gate), and ``datetime``, when it happened (a scan 
 later; offline, the desk answers as at that time).
 """
 import datetime
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Optional
 
+from django.urls import reverse
 from django.utils.timezone import now
 from pretix.base.models import (
-    Checkin, CheckinList, Event, Gate, Item, Order, Question, QuestionAnswer,
+    Checkin, CheckinList, Device, Event, Gate, Item, Order, Question, QuestionAnswer,
     ReusableMedium, RevokedTicketSecret,
 )
 from pretix.base.services.checkin import perform_checkin
+from rest_framework.test import APIClient
 
 from tests.conftest import PLUGINS, make_order
 
@@ -74,6 +77,31 @@ def outcome(data):
     """``ok``, ``incomplete`` (questions to answer first) or the reason of a refusal, from
     an answer of pretix's ``checkinrpc/redeem`` or the desk's ``scan/``."""
     return data["status"] if data["status"] in ("ok", "incomplete") else data["reason"]
+
+
+def at_gate(client, case):
+    """pretix's own API takes the gate only from a device that stands at it."""
+    if case.gate is None:
+        return client
+    device, _ = Device.objects.get_or_create(
+        organizer=case.checkin_list.event.organizer, name=f"At {case.gate.identifier}",
+        defaults={"all_events": True, "initialized": now(), "api_token": "gate" + uuid.uuid4().hex,
+                  "security_profile": "full", "gate": case.gate},
+    )
+    at = APIClient()
+    at.credentials(HTTP_AUTHORIZATION="Device " + device.api_token)
+    return at
+
+
+def pretix_redeem(client, case, code):
+    """pretix's own answer to the case's scan of ``code`` (``checkinrpc/redeem``)."""
+    r = at_gate(client, case).post(
+        reverse("api-v1:checkinrpc.redeem", kwargs={"organizer": case.checkin_list.event.organizer.slug}),
+        {"secret": code, "lists": [case.checkin_list.pk], "type": case.type, "nonce": uuid.uuid4().hex,
+         "questions_supported": True, "canceled_supported": True, **scan_extras(case)},
+        format="json",
+    )
+    return outcome(r.data)
 
 
 class Matrix:

@@ -6,38 +6,11 @@ steps that give the desk the same answer offline (the browser half of the compar
 import uuid
 
 import pytest
-from django.urls import reverse
-from django.utils.timezone import now
-from pretix.base.models import Checkin, Device
-from rest_framework.test import APIClient
+from pretix.base.models import Checkin
 
-from tests.matrix import build_matrix, desk_extras, outcome, scan_extras
+from tests.matrix import build_matrix, desk_extras, outcome, pretix_redeem
 
 from .conftest import desk_url, scan
-
-
-def at_gate(client, case):
-    """pretix's own API takes the gate only from a device that stands at it."""
-    if case.gate is None:
-        return client
-    device, _ = Device.objects.get_or_create(
-        organizer=case.checkin_list.event.organizer, name=f"At {case.gate.identifier}",
-        defaults={"all_events": True, "initialized": now(), "api_token": "gate" + uuid.uuid4().hex,
-                  "security_profile": "full", "gate": case.gate},
-    )
-    at = APIClient()
-    at.credentials(HTTP_AUTHORIZATION="Device " + device.api_token)
-    return at
-
-
-def pretix_redeem(client, case, code):
-    r = at_gate(client, case).post(
-        reverse("api-v1:checkinrpc.redeem", kwargs={"organizer": case.checkin_list.event.organizer.slug}),
-        {"secret": code, "lists": [case.checkin_list.pk], "type": case.type, "nonce": uuid.uuid4().hex,
-         "questions_supported": True, "canceled_supported": True, **scan_extras(case)},
-        format="json",
-    )
-    return outcome(r.data)
 
 
 def desk_scan(client, case, code):
