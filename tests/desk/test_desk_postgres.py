@@ -107,3 +107,36 @@ def test_replayed_offline_batch_records_each_scan_once(token, event, clist, tick
     assert first == second == third == [201] * 6 + [400]
     assert Checkin.objects.count() == 6
     assert Checkin.all.filter(successful=False).count() == 1
+
+
+def test_eight_desks_upload_the_same_offline_admission_every_entry_is_kept(token, clist, event, ticket):
+    """Eight desks admitted one ticket while offline and upload at the same moment: pretix
+    keeps eight entries, the first ordinary and seven forced, and the same uploads again
+    record nothing new."""
+    import datetime
+
+    from django.utils.timezone import now
+
+    from pretix_desk.desk.sync import fingerprint_of, make_sync_token
+    from tests.conftest import make_order
+
+    with scopes_disabled():
+        position = make_order(event, [ticket], code="TWICE").positions.get()
+        token_then = make_sync_token(checkin_list=clist, product_id=None, fingerprint=fingerprint_of(clist),
+                                     started_at=now() - datetime.timedelta(hours=1))
+    url = desk_url(clist, "scan")
+
+    def upload(i):
+        return _client(token).post(url, {
+            "access_code": position.secret, "nonce": f"desk-{i}", "datetime": f"2026-01-01T10:0{i}:00Z",
+            "offline": {"answer": "ok", "sync_token": token_then},
+        }, format="json")
+
+    results = run_at_once(upload)
+    again = run_at_once(upload)
+    assert {r.status_code for r in results + again} == {201}
+    recorded = sorted(r.data["offline"]["recorded"] for r in results)
+    assert recorded == ["checkin"] + ["forced"] * (THREADS - 1)
+    assert [r.data["offline"]["recorded"] for r in again] == [r.data["offline"]["recorded"] for r in results]
+    assert Checkin.objects.filter(position=position).count() == THREADS
+    assert Checkin.objects.filter(position=position, forced=True).count() == THREADS - 1
