@@ -82,8 +82,9 @@ def select_checkins(
     """The ``(position id, list id)`` pairs to check in, each at most once.
 
     ``payment_methods`` are the providers of the order's confirmed or refunded payments;
-    ``already_checked_in`` holds the pairs that have an auto check-in already, so a second
-    rule, a re-sent signal or another plugin never checks a ticket in twice on one list.
+    ``already_checked_in`` holds the pairs that have a successful entry already, however it
+    was made (a scan, an earlier rule, another plugin), so a second rule or a re-sent signal
+    never checks a ticket in twice on one list, and a scanned ticket gets no automatic entry.
     Pairs come out in position order, then list order, so callers get a stable result.
     """
     payment_methods = frozenset(payment_methods)

@@ -1,9 +1,9 @@
 """The offline preload: every attendee a list could admit, streamed as one JSON document.
 
-Two ordered queries, read with server-side cursors where the database has them: the
-attendees by id, and their add-ons by parent id. Merging the two in Python keeps the query
-count the same for ten attendees and for a hundred thousand, and memory flat, where a
-prefetch per chunk would grow with both.
+Three ordered queries, read with server-side cursors where the database has them: the
+attendees by id, their add-ons by parent id, and the answers shown or asked at check-in by
+position id. Merging them in Python keeps the query count the same for ten attendees and
+for a hundred thousand, and memory flat, where a prefetch per chunk would grow with both.
 """
 import logging
 from dataclasses import dataclass
