@@ -591,7 +591,8 @@ def test_queue_classifies_answers_and_retry_now_ends_the_wait(js):
         const table = [
             ["scan", 201, {}], ["scan", 200, null], ["scan", 201, {offline: {recorded: "refused", conflict: null}}],
             ["scan", 400, {offline: {recorded: "refused", conflict: null}}], ["scan", 400, {status: "error", reason: "exchange"}],
-            ["scan", 400, {offline: null}], ["scan", 404, {}], ["scan", 401, {}], ["scan", 403, {}], ["scan", 429, {}],
+            ["scan", 400, {offline: null}], ["scan", 400, {offline: {sync_token: ["Not a sync token of this list."]}}],
+            ["scan", 404, {}], ["scan", 401, {}], ["scan", 403, {}], ["scan", 429, {}],
             ["redeem", 409, {reason: "already_redeemed"}], ["scan", 409, {reason: "already_redeemed"}], ["redeem", 400, {reason: "unpaid"}],
         ].map(([kind, status, data]) => classifyUpload(kind, status, data));
         await add("X"); await add("Y");
@@ -605,7 +606,7 @@ def test_queue_classifies_answers_and_retry_now_ends_the_wait(js):
         return {table, before, after, r};
     """)
     assert result["table"] == ["accepted", "accepted", "accepted", "accepted", "refused", "refused", "refused",
-                               "retry", "retry", "retry", "conflict", "refused", "refused"]
+                               "refused", "retry", "retry", "retry", "conflict", "refused", "refused"]
     assert result["before"] == [15] and result["after"] == [None]
     assert result["r"]["accepted"] == 1
 

@@ -1,6 +1,9 @@
 /* What the desk leaves on the device, and how it goes (docs/offline.rst, "What is stored
  * where"): the downloaded lists in IndexedDB, the desk's settings in localStorage, and the
- * service worker with its cached page. The queue of unsent scans is never deleted here. */
+ * service worker with its cached page. The queue of unsent scans is never deleted here (nor
+ * the conflicts staff have not seen yet); logging out drops the scans kept after upload. */
+
+import {isUploaded} from "./queue.js";
 
 export const SETTINGS_PREFIX = "pretix_desk:";
 /** The service worker's caches ("pretix-desk-…", or "pretix-desk:<page>:…"). */
@@ -62,10 +65,22 @@ export async function unregisterWorkers() {
     }
 }
 
-/** Everything but the queue, for logging out. Each part is tried even if another fails. */
+/** Scans kept after their upload (to know this desk's own check-ins in conflicts): they
+ * hold access codes, and nothing is lost with them. */
+export async function forgetUploaded(store) {
+    for (const item of await store.queueAll()) {
+        if (isUploaded(item)) {
+            await store.queueDelete(item.seq);
+        }
+    }
+}
+
+/** Everything but the queue of unsent scans, for logging out. Each part is tried even if
+ * another fails. */
 export async function forgetDevice(store) {
     const steps = [
         () => (store ? store.clearDownloads() : null),
+        () => (store ? forgetUploaded(store) : null),
         () => clearSettings(),
         () => clearPageCache(),
         () => unregisterWorkers(),

@@ -30,8 +30,9 @@ export function backoffMs(attempts, {firstMs, maxMs} = BACKOFF) {
 /** What the server's answer means for a queued item: "accepted", "conflict" (a hand-out
  * made twice: shown, not parked), "refused" or "retry". */
 export function classifyUpload(kind, status, data = null) {
-    if (data && typeof data.offline === "object" && data.offline !== null) {
-        // pretix recorded what the desk did (a check-in, a forced one or a refusal).
+    if (data && data.offline && typeof data.offline.recorded === "string") {
+        // pretix recorded what the desk did (a check-in, a forced one or a refusal). A 400
+        // that names the field ({"offline": {"sync_token": [...]}}) recorded nothing.
         return "accepted";
     }
     if (status === 200 || status === 201) {
@@ -62,9 +63,9 @@ export function isParked(item) {
     return !isPending(item) && !isUploaded(item);
 }
 
-/** A pending item whose last upload failed on the server's side: it is retried later. */
+/** A pending item the server failed on (not the network): it is retried on its own. */
 export function isFailing(item) {
-    return isPending(item) && item.attempts > 0 && !!item.next_try;
+    return isPending(item) && item.attempts > 0;
 }
 
 /** An offline scan pretix records as what the door did (docs/desk-api.rst, "offline"). */
@@ -279,7 +280,7 @@ export class SyncQueue {
                 console.error(e); // the upload counts; only the notice of the conflict is lost
             }
         }
-        if (keepsAfterUpload(item) && data.offline) {
+        if (keepsAfterUpload(item) && verdict === "accepted" && data.offline) {
             await this.store.queuePut({...item, state: "uploaded", uploaded_at: new Date(now).toISOString(),
                 recorded: data.offline.recorded || null, next_try: null});
         } else {

@@ -87,7 +87,8 @@ export class UploadView {
                     item.label && item.label.name,
                     item.label && item.label.product,
                     failureText(T, item.last_error),
-                    fmt(T.failing_next_try, {time: ui.time(item.next_try)}),
+                    // none while "Retry now" or the network is the wait
+                    item.next_try ? fmt(T.failing_next_try, {time: ui.time(item.next_try)}) : null,
                 ].filter(Boolean).join(" · ")}),
             )),
             el("div", {class: "desk-results-head"},
