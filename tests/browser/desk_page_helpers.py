@@ -1,6 +1,7 @@
 """Helpers of the desk page's browser tests: looking into the browser's storage, and opening
 the desk where the page cannot download a list."""
 import re
+import uuid
 
 PRELOAD = re.compile(r"/desk/preload/")
 SCAN = re.compile(r"/desk/scan/$")
@@ -62,6 +63,16 @@ def put_queue_items(page, items):
         await new Promise((ok) => (tx.oncomplete = ok));
         db.close();
     }""", items)
+
+
+def queue_item(event_key, list_id, api, code, **extra):
+    """A queued scan as the page stores it (for put_queue_items), labelled with its code."""
+    body = {"access_code": code, "type": "entry", "nonce": str(uuid.uuid4()), "datetime": "2026-01-01T10:00:00+00:00"}
+    item = {"event": event_key, "kind": "scan", "list": list_id, "api": api, "body": body, "owner": None,
+            "label": {"name": code, "product": ""}, "nonce": body["nonce"], "created": body["datetime"],
+            "state": "pending", "attempts": 0}
+    item.update(extra)
+    return item
 
 
 def open_setup(page):

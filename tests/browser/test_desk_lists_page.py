@@ -78,12 +78,16 @@ def test_two_lists_and_a_gate_online_and_offline(context, desk_data):
     assert "Not paid" in text and "Answered offline" in text
     wedge(page, park2.secret)  # in neither download: never admitted offline
     assert "Cannot verify offline" in result_state(page, "unverified")
-    page.wait_for_selector("body[data-queued='2']")
+    page.wait_for_selector("body[data-queued='3']")
     queue = {i["body"]["access_code"]: i for i in storage_snapshot(page)["queue"]}
-    assert set(queue) == {desk_data["grace"].secret, shirt2.secret}
+    assert set(queue) == {desk_data["grace"].secret, shirt2.secret, desk_data["unpaid"].secret}
     grace_item, shirt_item = queue[desk_data["grace"].secret], queue[shirt2.secret]
     assert (grace_item["list"], grace_item["body"]["other_lists"], grace_item["body"]["gate"]) == (main.pk, [shirts.pk], "hall")
     assert (shirt_item["list"], shirt_item["body"]["other_lists"], shirt_item["body"]["gate"]) == (shirts.pk, [main.pk], "hall")
+    # the refusal is recorded on the list that answered, with the token of its download
+    refusal = queue[desk_data["unpaid"].secret]
+    assert (refusal["list"], "other_lists" in refusal["body"], refusal["body"]["gate"]) == (main.pk, False, "hall")
+    assert refusal["body"]["offline"]["reason"] == "unpaid"
 
     page.context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
@@ -96,4 +100,5 @@ def test_two_lists_and_a_gate_online_and_offline(context, desk_data):
         (done,) = checkins(position, successful=True)
         assert (done.list_id, done.gate_id) == (shirts.pk, hall.pk)
     assert not checkins(park1, successful=True) and not checkins(park2)
-    assert not checkins(desk_data["unpaid"], successful=True)
+    (refused,) = checkins(desk_data["unpaid"])
+    assert (refused.successful, refused.error_reason, refused.list_id) == (False, "unpaid", main.pk)

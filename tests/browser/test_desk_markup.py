@@ -13,7 +13,9 @@ from django_scopes import scopes_disabled
 from pretix.base.models import CheckinList, Gate, Order, Question, QuestionAnswer
 
 from tests.browser.conftest import login, open_desk, wait_until_reloadable_offline
-from tests.browser.desk_page_helpers import desk_url, open_setup, storage_snapshot
+from tests.browser.desk_page_helpers import (
+    desk_url, open_setup, put_queue_items, queue_item, storage_snapshot,
+)
 from tests.browser.test_desk_scanning import (
     REPEAT_WINDOW, checkins, result_state, wedge,
 )
@@ -199,7 +201,7 @@ def test_online_scan_questions_card_lookup_and_search_show_markup_as_text(contex
     assert not checkins(data["unpaid"], successful=True)
 
 
-def test_offline_answers_search_and_refused_upload_show_markup_as_text(context, hostile_desk):
+def test_offline_answers_search_and_conflicts_show_markup_as_text(context, hostile_desk):
     data = hostile_desk
     page = context.new_page()
     open_hostile_desk(page, data)
@@ -241,26 +243,32 @@ def test_offline_answers_search_and_refused_upload_show_markup_as_text(context, 
     assert MARKUP_CODE in [i["body"].get("access_code") for i in storage_snapshot(page)["queue"]]
     assert_inert(page)
 
-    # the server refuses it on upload (the order was canceled meanwhile): the list of refused
-    # scans names the attendee and product as text
+    # an upload set aside (its list is unknown) names the attendee and product as text
+    event = data["event"]
+    put_queue_items(page, [queue_item("pretix_desk:{}:{}".format(event.organizer.slug, event.slug), 999997, None,
+                                      "NOADDRESS", label={"name": hostile("Grace"), "product": hostile("Product")})])
+    # the order was canceled meanwhile: pretix records the entry as forced, and the list of
+    # conflicts names the attendee as text
     with scopes_disabled():
         order = data["grace"].order
         order.status = Order.STATUS_CANCELED
         order.save()
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
-    refused = page.locator("#desk-refused .desk-refused-item")
-    refused.wait_for()
-    text = refused.locator("span").inner_text()
-    assert hostile("Grace") in text and hostile("Product") in text and "Order canceled" in text
+    conflict = page.locator("#desk-conflicts .desk-conflict")
+    conflict.wait_for()
+    text = conflict.locator("span").inner_text()
+    assert hostile("Grace") in text and "Order canceled" in text
+    parked = page.locator("#desk-refused .desk-refused-item span").inner_text()
+    assert hostile("Grace") in parked and hostile("Product") in parked
     assert_inert(page)
 
     assert len(checkins(data["second"], successful=True)) == 1
     assert len(checkins(data["paid"], successful=True)) == 1
-    assert not checkins(data["grace"], successful=True)
-    assert len(checkins(data["grace"], successful=False)) == 1
-    # a fresh page shows the refused scan the same way
+    (grace,) = checkins(data["grace"])
+    assert grace.successful and grace.forced
+    # a fresh page shows the conflict the same way
     open_desk(page, data)
-    page.locator("#desk-refused .desk-refused-item").wait_for()
-    assert hostile("Grace") in page.inner_text("#desk-refused")
+    page.locator("#desk-conflicts .desk-conflict").wait_for()
+    assert hostile("Grace") in page.inner_text("#desk-conflicts")
     assert_inert(page)

@@ -167,12 +167,14 @@ def test_an_answer_says_only_what_belongs_to_it(desk_page, desk_data, context):
     assert "Not paid" in text and "Answered offline" in text
     context.set_offline(False)
     page.wait_for_selector("#desk-net[data-state='online']", timeout=30000)
+    page.wait_for_selector("body[data-queued='0']")
     # the answer was given offline (that stays true); it does not claim the desk still is
     text = page.inner_text("#desk-result")
     assert "Answered offline" in text and "Offline:" not in text
     assert len(checkins(desk_data["paid"], successful=True)) == 1
     assert len(checkins(desk_data["second"], successful=True)) == 1
-    assert not checkins(desk_data["unpaid"])
+    # the refusal given offline is pretix's record of a failed scan
+    assert [(c.successful, c.error_reason) for c in checkins(desk_data["unpaid"])] == [(False, "unpaid")]
 
 
 def test_code_not_in_the_download_cannot_be_verified_offline(desk_page, desk_data, context):
@@ -206,19 +208,23 @@ def test_offline_search_result_is_checked_in_and_uploaded_once(desk_page, desk_d
     text = result_state(page, "ok")
     assert "Grace Hopper" in text and "offline" in text.lower()
     page.wait_for_selector("body[data-queued='1']")
-    # the same person again: the queued entry counts
+    # the same person again: the queued entry counts (and the refusal is queued for pretix too)
     search_grace().locator("button.desk-hit-checkin").click()
     assert "Already used" in result_state(page, "warn")
-    (item,) = storage_snapshot(page)["queue"]
+    page.wait_for_selector("body[data-queued='2']")
+    item, refusal = storage_snapshot(page)["queue"]
     assert item["body"]["position_id"] == desk_data["grace"].pk
     assert "access_code" not in item["body"] and item["body"]["type"] == "entry"
+    assert item["body"]["offline"]["answer"] == "ok"
+    assert refusal["body"]["offline"]["answer"] == "error" and refusal["body"]["offline"]["reason"] == "already_redeemed"
     assert not checkins(desk_data["grace"])
 
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
     assert page.locator("#desk-refused").is_hidden()
-    done = checkins(desk_data["grace"])
-    assert len(done) == 1 and done[0].successful and done[0].list_id == desk_data["list"].pk
+    (done,) = checkins(desk_data["grace"], successful=True)
+    assert done.list_id == desk_data["list"].pk and done.nonce == item["nonce"]
+    assert [c.error_reason for c in checkins(desk_data["grace"], successful=False)] == ["already_redeemed"]
 
 
 def test_offline_answers_come_from_the_servers_steps_after_a_reload(desk_page, desk_data, context):
@@ -238,7 +244,7 @@ def test_offline_answers_come_from_the_servers_steps_after_a_reload(desk_page, d
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
     open_desk(page, desk_data)
     assert len(checkins(desk_data["second"], successful=True)) == 1
-    assert not checkins(desk_data["unpaid"])
+    assert [(c.successful, c.error_reason) for c in checkins(desk_data["unpaid"])] == [(False, "unpaid")]
 
 
 def test_check_in_anyway_for_an_unpaid_order_online_and_offline(desk_page, desk_data, context):
@@ -266,10 +272,12 @@ def test_check_in_anyway_for_an_unpaid_order_online_and_offline(desk_page, desk_
     text = result_state(page, "error")
     assert "Not paid" in text and "Answered offline" in text
     page.click("#desk-result-actions button:has-text('Check in anyway')")
+    # the refusal queued for pretix's record lets nobody in: it does not count as an entry
     assert "offline" in result_state(page, "ok").lower()
-    page.wait_for_selector("body[data-queued='1']")
+    page.wait_for_selector("body[data-queued='2']")
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
     assert page.locator("#desk-refused").is_hidden()
     for position in (desk_data["unpaid"], second_unpaid):
         assert len(checkins(position, successful=True)) == 1
+    assert [c.error_reason for c in checkins(second_unpaid, successful=False)] == ["unpaid"]

@@ -167,22 +167,24 @@ def test_required_question_blocks_admission_until_answered_offline(context, desk
     (item,) = storage_snapshot(page)["queue"]
     assert item["body"]["answers"] == {str(id_checked.pk): True, str(diet.pk): vegan.pk}
 
-    # answered here: not asked again, and the queued entry counts
+    # answered here: not asked again, and the queued entry counts (the refusal is queued too)
     time.sleep(REPEAT_WINDOW)
     wedge(page, desk_data["paid"].secret)
     assert "Already used" in result_state(page, "warn")
+    page.wait_for_selector("body[data-queued='2']")
     # cancelled offline: not checked in, nothing queued
     wedge(page, desk_data["second"].secret)
     result_state(page, "ask")
     page.locator("#desk-questions .desk-q-cancel").click()
     assert "Not checked in" in result_state(page, "error")
-    assert page.get_attribute("body", "data-queued") == "1"
+    assert page.get_attribute("body", "data-queued") == "2"
 
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
     assert page.locator("#desk-refused").is_hidden()
-    done = checkins(desk_data["paid"])
-    assert len(done) == 1 and done[0].successful and done[0].nonce == item["nonce"]
+    (done,) = checkins(desk_data["paid"], successful=True)
+    assert done.nonce == item["nonce"]
+    assert [c.error_reason for c in checkins(desk_data["paid"], successful=False)] == ["already_redeemed"]
     assert answers_of(desk_data["paid"]) == {id_checked.pk: "True", diet.pk: "Vegan"}
     assert not checkins(desk_data["second"])
 

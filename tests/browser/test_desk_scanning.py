@@ -143,33 +143,37 @@ def test_offline_scans_are_answered_from_preload_and_synced_once(desk_page, desk
     wedge(page, desk_data["unpaid"].secret)
     text = result_state(page, "error")  # refused offline with the server's reason
     assert "Not paid" in text and "Answered offline" in text
-    page.wait_for_selector("body[data-queued='3']")
-    assert page.inner_text("#desk-count-queue") == "3"
+    # admissions, the hand-out and the two refusals: pretix records what the door did
+    page.wait_for_selector("body[data-queued='5']")
+    assert page.inner_text("#desk-count-queue") == "5"
     assert not checkins(desk_data["paid"]) and not checkins(desk_data["second"])
 
     # the queue survives a reload without network
     page.reload()
     page.wait_for_selector("body[data-desk-ready='1']")
-    page.wait_for_selector("body[data-queued='3']")
+    page.wait_for_selector("body[data-queued='5']")
 
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
     page.wait_for_selector("#desk-net.desk-net--online")
     assert len(checkins(desk_data["paid"], successful=True)) == 1
+    assert [c.error_reason for c in checkins(desk_data["paid"], successful=False)] == ["already_redeemed"]
     assert len(checkins(desk_data["second"], successful=True)) == 1
-    assert not checkins(desk_data["unpaid"])
+    assert [(c.successful, c.error_reason) for c in checkins(desk_data["unpaid"])] == [(False, "unpaid")]
     with scopes_disabled():
         assert Redemption.objects.filter(position=desk_data["addon"]).count() == 1
     # the check-ins carry the time of the scan, not of the upload
     with scopes_disabled():
-        assert checkins(desk_data["paid"])[0].datetime < desk_data["second"].checkins.get().datetime
-    # uploading again (e.g. another sync) changes nothing, and nothing was refused
+        assert checkins(desk_data["paid"], successful=True)[0].datetime < desk_data["second"].checkins.get().datetime
+    # uploading again (e.g. another sync) changes nothing, and nothing was refused or collided
     page.evaluate("window.pretixDesk.syncNow()")
-    assert len(checkins(desk_data["paid"])) == 1
+    assert len(checkins(desk_data["paid"])) == 2
     assert page.locator("#desk-refused").is_hidden()
+    assert page.locator("#desk-conflicts").is_hidden()
 
 
-def test_upload_refused_by_server_is_reported_and_does_not_block_the_rest(desk_page, desk_data, context):
+def test_upload_meeting_a_change_since_the_download_is_recorded_and_shown_as_a_conflict(
+        desk_page, desk_data, context):
     page = desk_page
     context.set_offline(True)
     page.wait_for_selector("#desk-net.desk-net--offline")
@@ -183,14 +187,17 @@ def test_upload_refused_by_server_is_reported_and_does_not_block_the_rest(desk_p
         order.save()
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
-    refused = page.locator("#desk-refused")
-    refused.wait_for()
-    assert "Ada Lovelace" in refused.inner_text()
-    assert not checkins(desk_data["paid"], successful=True)
+    conflicts = page.locator("#desk-conflicts")
+    conflicts.wait_for()
+    text = conflicts.inner_text()
+    assert "Ada Lovelace" in text and "Order canceled" in text and "forced check-in" in text
+    assert page.locator("#desk-refused").is_hidden()  # nothing set aside: she is inside
+    (ada,) = checkins(desk_data["paid"])
+    assert ada.successful and ada.forced
     assert len(checkins(desk_data["second"], successful=True)) == 1
     screenshot(page, "desk-refused-upload.png")
-    refused.locator("button").click()  # dismissed by the staff
-    refused.wait_for(state="hidden")
+    conflicts.locator("button").click()  # dismissed by the staff
+    conflicts.wait_for(state="hidden")
 
 
 def test_timed_out_scan_is_queued_with_the_same_nonce_and_counts_once(desk_page, desk_data):
