@@ -1,9 +1,13 @@
 """What the door did offline reaches pretix's record, in a real browser: two desks that admit
 the same ticket offline both end up in pretix (one entry forced) and both show the conflict;
 an offline refusal is recorded as a failed scan; uploads the server fails on hold back
-nothing. Each test ends by counting pretix's check-ins."""
+nothing; an add-on handed out twice is shown, not parked. Each test ends by counting
+pretix's check-ins."""
 import pytest
+from django_scopes import scopes_disabled
 
+from pretix_desk.desk.redeem import redeem
+from pretix_desk.models import Redemption
 from tests.browser.conftest import login, new_context, open_desk
 from tests.browser.desk_page_helpers import SCAN, storage_snapshot
 from tests.browser.test_desk_scanning import checkins, result_state, wedge
@@ -159,3 +163,31 @@ def test_three_uploads_the_server_fails_on_hold_back_nothing(desk_page, desk_dat
     assert len(checkins(desk_data["grace"], successful=True)) == 1
     assert [c.successful for c in checkins(desk_data["unpaid"])] == [False]
     assert len(checkins(desk_data["second"])) == 1
+
+
+def test_an_add_on_handed_out_offline_and_meanwhile_elsewhere_is_a_conflict_not_a_parked_upload(
+        desk_page, desk_data, context):
+    page = desk_page
+    paid, shirt = desk_data["paid"], desk_data["addon"]
+    go_offline(context, page)
+    wedge(page, paid.secret)
+    result_state(page, "ok")
+    page.locator("#desk-card button.desk-handout").click()
+    page.locator("#desk-card .desk-handed").wait_for()
+    page.wait_for_selector("body[data-queued='2']")
+    with scopes_disabled():  # meanwhile another desk hands the T-shirt out, online
+        outcome = redeem(checkin_list=desk_data["list"], access_code=paid.secret, line_item_id=shirt.pk,
+                         user=desk_data["user"])
+        assert outcome.status == "redeemed"
+
+    uploaded_everything(context, page)
+    conflict = page.locator("#desk-conflicts li[data-role='redeem']")
+    conflict.wait_for()
+    text = conflict.inner_text()
+    assert "Ada Lovelace" in text and "T-shirt handed out offline at" in text and "already handed out at" in text
+    assert page.locator("#desk-refused").is_hidden()
+    with scopes_disabled():
+        assert Redemption.objects.filter(position=shirt).count() == 1
+    assert len(checkins(paid, successful=True)) == 1
+    conflict.locator("button").click()
+    page.locator("#desk-conflicts").wait_for(state="hidden")
