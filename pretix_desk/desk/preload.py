@@ -18,8 +18,8 @@ from django.utils import translation
 from django.utils.timezone import now
 from django_scopes import scope
 from pretix.base.models import (
-    Checkin, Item, ItemVariation, OrderPosition, Question, QuestionAnswer, RevokedTicketSecret,
-    SubEvent,
+    Checkin, Item, ItemVariation, OrderPosition, Question, QuestionAnswer,
+    RevokedTicketSecret, SubEvent,
 )
 
 from pretix_desk.models import DeletedSecret

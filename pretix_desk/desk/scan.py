@@ -20,11 +20,11 @@ from .positions import (
 )
 from .questions import checkin_questions, clean_answers
 from .sync import fingerprint_of
-from .verdict import SERVER_EXCHANGE
 from .uploads import (
     RECORDED_CHECKIN, RECORDED_FORCED, RECORDED_REFUSED, changed_since_download,
     other_checkins,
 )
+from .verdict import SERVER_EXCHANGE
 
 _created = ContextVar("pretix_desk_checkins_created", default=None)
 

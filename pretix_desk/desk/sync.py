@@ -4,8 +4,8 @@ from datetime import datetime, timedelta, timezone
 
 from django.core import signing
 from django.db.models import (
-    Count, DateTimeField, ExpressionWrapper, FloatField, Func, Max, OuterRef, Q, Subquery,
-    Sum, Value,
+    Count, DateTimeField, ExpressionWrapper, FloatField, Func, Max, OuterRef, Q,
+    Subquery, Sum, Value,
 )
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
