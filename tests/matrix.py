@@ -38,7 +38,7 @@ DateTime = datetime.datetime  # (a case's field is named ``datetime``)
 class Case:
     name: str
     checkin_list: CheckinList
-    online: str  # "ok" or a pretix reason code
+    online: str  # "ok", "incomplete" or a pretix reason code
     offline: object  # the same, or CANNOT_VERIFY
     codes: list = field(default_factory=list)  # one access code per copy
     type: str = "entry"
@@ -67,6 +67,7 @@ def scan_extras(case):
 
 
 def desk_extras(case):
+    """The same for the desk, which also takes the gate's identifier from anyone."""
     body = scan_extras(case)
     if case.gate is not None:
         body["gate"] = case.gate.identifier
