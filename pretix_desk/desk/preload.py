@@ -306,8 +306,9 @@ def offline_record(preload: Preload, position, addons, *, unanswered, tz, render
             position, tz=tz, last_entry_at=position.last_entry_at, rendered=rendered,
         ),
         "line_items": serialization.line_items_data(position, addons, tz=tz, rendered=rendered),
-        # Last, next to the attendee's own ids: 64 random hex digits gzip cannot shorten,
-        # so they should not split the runs that repeat from record to record.
+        # After the attendee and line items, whose own ids end them: 64 random hex digits
+        # gzip cannot shorten should not split the runs that repeat from record to record.
+        # Only the optional keys below follow it.
         "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
     }
     if entry:
