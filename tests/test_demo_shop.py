@@ -74,3 +74,4 @@ def test_demo_has_what_the_door_uses(demo):
     speaker_rule = AutoCheckinRule.objects.get(event=demo)
     assert list(speaker_rule.limit_products.values_list("name", flat=True)) == ["Speaker ticket"]
     assert not Checkin.objects.filter(list__event=demo, position__order__status=Order.STATUS_CANCELED).exists()
+    assert demo.orders.count() == 20  # README: "and twenty orders"

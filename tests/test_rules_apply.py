@@ -1,6 +1,7 @@
 """Applying a rule to the orders that exist already: which orders, what it writes, and the
 API and control panel around it (tasks run eagerly here; tests/test_rules_worker.py runs
 them on a real Celery worker)."""
+import datetime
 import json
 from decimal import Decimal
 
@@ -206,6 +207,16 @@ def test_api_result_is_only_for_whoever_started_it(token_client, organizer, even
     second = AutoCheckinRule.objects.create(event=event)
     assert token_client.get(url.replace(f"/{rule.pk}/apply/", f"/{second.pk}/apply/")).status_code == 404
     assert token_client.get(url.rsplit("/", 2)[0] + "/not-a-uuid/").status_code == 404
+
+
+def test_api_result_is_kept_for_a_day(token_client, event, clist):
+    """docs/rules-api.rst: the result can be fetched for a day (pretix's clean-up of expired
+    files takes it then)."""
+    rule = AutoCheckinRule.objects.create(event=event, list=clist)
+    url = token_client.post(api(event, rule), {"dry_run": True}, format="json").data["result"]
+    assert token_client.get(url).status_code == 200
+    cf = CachedFile.objects.get(pk=url.rstrip("/").rsplit("/", 1)[1])
+    assert abs(cf.expires - cf.date - datetime.timedelta(days=1)) < datetime.timedelta(seconds=1)
 
 
 def test_api_apply_errors(token_client, organizer, event, other_event, clist):

@@ -76,3 +76,14 @@ def test_gate_is_recorded_and_a_devices_own_gate_wins(client, clist, organizer, 
     assert scan(api, clist, access_code=code, gate="hall").status_code == 201
     assert Checkin.objects.get(position__secret=code).gate == side
     assert scan(client, clist, access_code=code, gate="nowhere").status_code == 400
+
+
+@pytest.mark.django_db
+def test_at_most_20_other_lists(client, clist, event, position):
+    """docs/desk-api.rst: ``other_lists`` (at most 20)."""
+    others = [CheckinList.objects.create(event=event, name=f"Also {i}", all_products=True).pk for i in range(21)]
+    r = scan(client, clist, access_code=position.secret, other_lists=others)
+    assert r.status_code == 400 and "other_lists" in r.data
+    assert not Checkin.all.exists()
+    r = scan(client, clist, access_code=position.secret, other_lists=others[:20])
+    assert r.status_code == 201 and r.data["list"]["id"] == clist.pk, r.data

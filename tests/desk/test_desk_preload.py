@@ -195,6 +195,46 @@ def test_unchanged_sync_reads_the_event_in_one_statement(client, clist, event, t
     assert not [q for q in sql if '"pretixbase_orderposition"' in q]
 
 
+#: The statements of an unchanged sync (a 304), besides the reads of pretix's settings and
+#: known domains that its cache answers in production: organizer and token, event, the list
+#: with the ETag's inputs, the list's products and check-in questions, and the catalog the
+#: fingerprint covers (products, variations, questions); dates add one. docs/benchmarks.rst
+#: states it (tests/test_docs_figures.py compares).
+UNCHANGED_SYNC_STATEMENTS = 9
+CACHED_IN_PRODUCTION = ("_settingsstore", "pretixmultidomain_knowndomain")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("dates", [False, True])
+def test_an_unchanged_sync_costs_a_fixed_number_of_statements(client, clist, event, ticket, tshirt, order,
+                                                              position, dates):
+    if dates:
+        event.has_subevents = True
+        event.save()
+    _make_attendees(event, ticket, tshirt, 30, "U")
+    r, data = preload(client, clist)
+    url = desk_url(clist, "preload") + "?since=" + data["sync_token"]
+    assert client.get(url, HTTP_IF_NONE_MATCH=r["ETag"]).status_code == 304  # warm what a server holds
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url, HTTP_IF_NONE_MATCH=r["ETag"]).status_code == 304
+    sql = [q["sql"] for q in ctx.captured_queries if not any(t in q["sql"] for t in CACHED_IN_PRODUCTION)]
+    assert len(sql) == UNCHANGED_SYNC_STATEMENTS + dates, sql
+
+
+@pytest.mark.django_db
+def test_a_sync_sends_again_what_changed_in_the_two_minutes_before_its_token(client, clist, event, ticket,
+                                                                             order, position):
+    """A transaction still open when a download was made commits rows stamped earlier than
+    its token: the next sync overlaps by ``SYNC_OVERLAP`` (docs/desk-api.rst: two minutes)."""
+    late = make_order(event, [ticket], code="LATE2")
+    _, full = preload(client, clist)
+    issued = datetime.datetime.fromisoformat(full["generated_at"])
+    Order.objects.filter(pk=late.pk).update(last_modified=issued - datetime.timedelta(seconds=110))
+    Order.objects.filter(pk=order.pk).update(last_modified=issued - datetime.timedelta(seconds=130))
+    _, delta = preload(client, clist, since=full["sync_token"])
+    assert set(by_position(delta)) == {late.positions.get().pk}
+
+
 def _make_attendees(event, ticket, tshirt, n, prefix):
     for i in range(n):
         make_order(event, [ticket, {"item": tshirt, "addon_to": 0}], code=f"{prefix}{i:04d}")
