@@ -110,9 +110,9 @@ class OfflineSerializer(serializers.Serializer):
     def validate(self, attrs):
         if (attrs["answer"] == uploads.REFUSED) != ("reason" in attrs):
             raise ValidationError({"reason": [_("Send the reason with a refusal, and only then.")]})
-        since, fingerprint = attrs["sync_token"]
+        since, admission = attrs["sync_token"]
         return uploads.OfflineClaim(
-            answer=attrs["answer"], reason=attrs.get("reason"), since=since, fingerprint=fingerprint,
+            answer=attrs["answer"], reason=attrs.get("reason"), since=since, admission=admission,
         )
 
 

@@ -19,7 +19,7 @@ from .positions import (
     find_candidates, find_revoked, line_items_of, load_position, pick_candidate,
 )
 from .questions import checkin_questions, clean_answers
-from .sync import fingerprint_of
+from .sync import admission_fingerprint
 from .uploads import (
     RECORDED_CHECKIN, RECORDED_FORCED, RECORDED_REFUSED, changed_since_download,
     other_checkins,
@@ -92,7 +92,7 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
         revoked = find_revoked(checkin_list=checkin_list, access_code=access_code)
         if revoked is not None and (force or (offline is not None and offline.admitted and changed_since_download(
             claim=offline, position=revoked, checkin_list=checkin_list, revoked_code=access_code,
-            fingerprint_now=lambda: fingerprint_of(checkin_list),
+            admission_now=lambda: admission_fingerprint(checkin_list),
         ))):
             candidates = find_candidates(
                 checkin_list=checkin_list, position_id=revoked.pk, lock_orders=True, as_code=True,
@@ -124,7 +124,7 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
         )
         if reason and not changed_since_download(
             claim=offline, position=position, checkin_list=checkin_list,
-            fingerprint_now=lambda: fingerprint_of(checkin_list),
+            admission_now=lambda: admission_fingerprint(checkin_list),
         ):
             if reason == SERVER_EXCHANGE:
                 # pretix records no such refusal either: nothing was written, the desk keeps it

@@ -1,5 +1,6 @@
 """Sync tokens and ETags for the preload: what an offline desk needs to fetch only changes."""
 import hashlib
+import json
 from datetime import datetime, timedelta, timezone
 
 from django.core import signing
@@ -86,16 +87,36 @@ def catalog_digest(*, event):
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
 
-def make_sync_token(*, checkin_list, product_id, fingerprint, started_at):
+def make_sync_token(*, checkin_list, product_id, fingerprint, started_at, admission=None):
+    """``admission``: what of the list decides admission then (``admission_fingerprint``),
+    by which an offline upload shows that the list changed after its download."""
     return signing.dumps(
-        {"l": checkin_list.pk, "p": product_id, "f": fingerprint, "t": started_at.timestamp()},
+        {"l": checkin_list.pk, "p": product_id, "f": fingerprint, "t": started_at.timestamp(),
+         "a": admission or admission_fingerprint(checkin_list)},
         salt=_SIGNING_SALT, compress=True,
     )
 
 
+def admission_fingerprint(checkin_list):
+    """What of a list pretix's admission depends on: its products, date, pending, entry and
+    add-on settings, its rules, and which of the event's products need a reusable medium.
+    Names, texts and the language change what a record shows, not who is admitted."""
+    product_ids = list_product_ids(checkin_list=checkin_list)
+    parts = [
+        1, checkin_list.pk, checkin_list.subevent_id, checkin_list.include_pending,
+        None if product_ids is None else sorted(product_ids),
+        checkin_list.allow_multiple_entries, checkin_list.allow_entry_after_exit, checkin_list.addon_match,
+        json.dumps(checkin_list.rules, sort_keys=True),
+        sorted(Item.objects.filter(event_id=checkin_list.event_id).exclude(media_policy__isnull=True).exclude(
+            media_policy="").values_list("pk", "media_policy", "media_type")),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
 def read_sync_token(token, *, checkin_list, product_id, fingerprint) -> datetime:
     """The time from which changes must be sent again. Raises InvalidSyncToken."""
-    since, token_product, token_fingerprint = _read(token, checkin_list=checkin_list)
+    data = _read(token, checkin_list=checkin_list)
+    since, token_product, token_fingerprint = data["since"], data["p"], data["f"]
     if token_product != product_id:
         raise InvalidSyncToken(_("This sync token belongs to another list or product filter."))
     if token_fingerprint != fingerprint:
@@ -107,23 +128,26 @@ def read_sync_token(token, *, checkin_list, product_id, fingerprint) -> datetime
 
 
 def read_download_time(token, *, checkin_list):
-    """``(since, fingerprint)`` of the download a desk answered from when offline: its time
+    """``(since, admission)`` of the download a desk answered from when offline: its time
     less the sync overlap (what it may have missed starts there), and the list's
-    fingerprint then. Raises InvalidSyncToken."""
-    since, _product, fingerprint = _read(token, checkin_list=checkin_list)
-    return since - SYNC_OVERLAP, fingerprint
+    ``admission_fingerprint`` then (None in tokens from before it was kept). Raises
+    InvalidSyncToken."""
+    data = _read(token, checkin_list=checkin_list)
+    return data["since"] - SYNC_OVERLAP, data.get("a")
 
 
 def _read(token, *, checkin_list):
     try:
         data = signing.loads(token, salt=_SIGNING_SALT)
-        since = datetime.fromtimestamp(float(data["t"]), tz=timezone.utc)
-        token_list, token_product, token_fingerprint = data["l"], data["p"], data["f"]
+        data["since"] = datetime.fromtimestamp(float(data["t"]), tz=timezone.utc)
+        token_list = data["l"]
+        if not {"p", "f"} <= data.keys():
+            raise KeyError("p")
     except (signing.BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         raise InvalidSyncToken(_("This is not a sync token of this server."))
     if token_list != checkin_list.pk:
         raise InvalidSyncToken(_("This sync token belongs to another list or product filter."))
-    return since, token_product, token_fingerprint
+    return data
 
 
 class Epoch(Func):

@@ -10,11 +10,12 @@ import time
 
 import pytest
 from django_scopes import scopes_disabled
-from pretix.base.models import CheckinList, Gate, Order, Question, QuestionAnswer
+from pretix.base.models import CheckinList, Gate, Question, QuestionAnswer
 
 from tests.browser.conftest import login, open_desk, wait_until_reloadable_offline
 from tests.browser.desk_page_helpers import (
-    desk_url, open_setup, put_queue_items, queue_item, storage_snapshot,
+    cancel_meanwhile, desk_url, open_setup, put_queue_items, queue_item,
+    storage_snapshot,
 )
 from tests.browser.test_desk_scanning import (
     REPEAT_WINDOW, checkins, result_state, wedge,
@@ -249,10 +250,7 @@ def test_offline_answers_search_and_conflicts_show_markup_as_text(context, hosti
                                       "NOADDRESS", label={"name": hostile("Grace"), "product": hostile("Product")})])
     # the order was canceled meanwhile: pretix records the entry as forced, and the list of
     # conflicts names the attendee as text
-    with scopes_disabled():
-        order = data["grace"].order
-        order.status = Order.STATUS_CANCELED
-        order.save()
+    cancel_meanwhile(data["grace"].order)
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
     conflict = page.locator("#desk-conflicts .desk-conflict")

@@ -4,13 +4,11 @@ schema upgrade in another tab never hangs the page. Each test ends by counting c
 import time
 
 import pytest
-from django_scopes import scopes_disabled
-from pretix.base.models import Order
 
 from tests.browser.conftest import login, open_desk
 from tests.browser.desk_page_helpers import (
-    SCAN, desk_url, open_desk_without_download, put_queue_items, queue_item,
-    storage_snapshot,
+    SCAN, cancel_meanwhile, desk_url, open_desk_without_download, put_queue_items,
+    queue_item, storage_snapshot,
 )
 from tests.browser.test_desk_scanning import checkins, result_state, wedge
 
@@ -38,10 +36,7 @@ def test_a_poisoned_queue_blocks_nothing(desk_page, desk_data, context):
     result_state(page, "ok")
     wedge(page, desk_data["second"].secret)
     page.wait_for_selector("body[data-queued='4']")  # this event's items only
-    with scopes_disabled():  # meanwhile the office cancels Ada's order: she is inside all the same
-        order = desk_data["paid"].order
-        order.status = Order.STATUS_CANCELED
-        order.save()
+    cancel_meanwhile(desk_data["paid"].order)  # meanwhile the office cancels Ada's order: she is inside all the same
 
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)

@@ -3,13 +3,14 @@ import time
 
 import pytest
 from django_scopes import scopes_disabled
-from pretix.base.models import Checkin, Order
+from pretix.base.models import Checkin
 
 from pretix_desk.models import Redemption
 from tests.browser.conftest import (
     launch_chromium, login, new_context, open_desk, screenshot,
     wait_until_reloadable_offline,
 )
+from tests.browser.desk_page_helpers import cancel_meanwhile
 from tests.browser.media import qr_frame, write_y4m
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -181,10 +182,7 @@ def test_upload_meeting_a_change_since_the_download_is_recorded_and_shown_as_a_c
     result_state(page, "ok")
     wedge(page, desk_data["second"].secret)
     page.wait_for_selector("body[data-queued='2']")
-    with scopes_disabled():  # meanwhile the office cancels Ada's order
-        order = desk_data["paid"].order
-        order.status = Order.STATUS_CANCELED
-        order.save()
+    cancel_meanwhile(desk_data["paid"].order)  # meanwhile the office cancels Ada's order
     context.set_offline(False)
     page.wait_for_selector("body[data-queued='0']", timeout=30000)
     conflicts = page.locator("#desk-conflicts")
