@@ -511,9 +511,10 @@ def test_queue_stops_a_round_when_the_network_is_gone_without_counting_attempts(
     assert result["afterDown"] == [[[c, "pending", 0] for c in "ABCDE"], [None] * 5]
     assert result["offline"] == {**NO_FAULTS, "gaveUp": True} and result["offlineProbes"] == 0
     # too many requests: the round stops there, nobody is to blame
-    assert result["limited"] == {**NO_FAULTS, "authFailed": True}
-    # a rejected login is not the item's fault: it stays pending, the rest go through
-    assert result["forbidden"] == {**NO_FAULTS, "accepted": 4, "authFailed": True}
+    assert result["limited"] == {**NO_FAULTS, "authFailed": 403}
+    # a rejected login is not the item's fault: it stays pending, the rest go through; the
+    # status says which (an expired login, or one without the permission)
+    assert result["forbidden"] == {**NO_FAULTS, "accepted": 4, "authFailed": 403}
     assert result["kept"] == [[["A", "pending", 0]], [None]]
     assert result["back"]["accepted"] == 1 and result["left"] == []
 

@@ -217,7 +217,7 @@ export class SyncQueue {
 
     async round() {
         const result = {accepted: 0, refused: 0, parked: 0, failed: 0, conflicts: 0, waiting: 0,
-            gaveUp: false, authFailed: false};
+            gaveUp: false, authFailed: false}; // authFailed: the first 401 or 403, else false
         await this.purge(this.clock());
         // Read inside the lock: what another tab uploaded meanwhile is gone from the store.
         for (const item of await this.pending()) {
@@ -263,7 +263,9 @@ export class SyncQueue {
             } else if (response.status === 429) {
                 break; // the server asked for fewer requests: the next round goes on
             } else {
-                result.authFailed = result.authFailed || response.status === 401 || response.status === 403;
+                if (response.status === 401 || response.status === 403) {
+                    result.authFailed = result.authFailed || response.status;
+                }
             }
         }
         this.changed();

@@ -90,7 +90,7 @@ export class Sync {
             try {
                 const result = await queue.flush();
                 if (result.authFailed) {
-                    this.onAuthProblem(401);
+                    this.onAuthProblem(result.authFailed);
                 }
             } catch (e) {
                 // A broken upload must not keep the list from refreshing.
