@@ -148,3 +148,17 @@ class DeletedSecret(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = ScopedManager(organizer="event__organizer")
+
+
+class SealKey(models.Model):
+    """The derived master secret of a ticket's code (``desk.sealing``), kept because its
+    derivation is slow on purpose. ``secret_digest`` says which code it belongs to: a
+    regenerated secret makes it stale."""
+
+    position = models.OneToOneField(
+        OrderPosition, on_delete=models.CASCADE, primary_key=True, related_name="pretix_desk_seal",
+    )
+    secret_digest = models.CharField(max_length=16)
+    master = models.BinaryField(max_length=32)
+
+    objects = ScopedManager(organizer="position__order__event__organizer")

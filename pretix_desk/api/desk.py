@@ -16,7 +16,8 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from pretix_desk.desk import badges, serialization, uploads
+from pretix_desk.desk import badges, envelope, serialization, uploads
+from pretix_desk.desk.access import may_list_attendees
 from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
 from pretix_desk.desk.lookup import lookup
 from pretix_desk.desk.multilist import scan_on_lists
@@ -94,6 +95,30 @@ def nonce_field():
     return StrictCharField(max_length=NONCE_MAX_LENGTH, required=False, allow_null=True)
 
 
+class SealedFieldsMixin:
+    """A desk's queue keeps codes and answers sealed to the server (``desk.envelope``) and
+    uploads them so: ``sealed`` is opened into the fields it holds before validation."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "sealed" in data:
+            nonce = data.get("nonce")
+            try:
+                opened = envelope.open_sealed(
+                    self.context["event"], data["sealed"], nonce=nonce if isinstance(nonce, str) else None,
+                )
+            except envelope.EnvelopeError:
+                raise ValidationError({"sealed": [_("This sealed item cannot be opened with this event's key.")]})
+            if set(opened) & set(data):
+                raise ValidationError({"sealed": [_("A field is sent both sealed and in clear.")]})
+            data = {**{k: v for k, v in data.items() if k != "sealed"}, **opened}
+        return super().to_internal_value(data)
+
+
+def sealed_field():
+    """Documents ``sealed`` (opened before the other fields are validated)."""
+    return serializers.DictField(required=False)
+
+
 class OfflineSerializer(serializers.Serializer):
     """What a desk answered offline (``docs/desk-api.rst``, ``offline``)."""
 
@@ -116,7 +141,7 @@ class OfflineSerializer(serializers.Serializer):
         )
 
 
-class ScanInputSerializer(serializers.Serializer):
+class ScanInputSerializer(SealedFieldsMixin, serializers.Serializer):
     access_code = StrictCharField(max_length=MAX_CODE_LENGTH, required=False)
     position_id = StrictIntegerField(min_value=1, max_value=MAX_ID, required=False)
     type = serializers.ChoiceField(choices=Checkin.CHECKIN_TYPES, default=Checkin.TYPE_ENTRY)
@@ -132,6 +157,7 @@ class ScanInputSerializer(serializers.Serializer):
     questions_supported = StrictBooleanField(required=False, default=True)
     offline = OfflineSerializer(required=False)
     use_order_locale = StrictBooleanField(required=False, default=False)
+    sealed = sealed_field()
 
     def validate_answers(self, value):
         if len(value) > MAX_ANSWERS or any(not key.isascii() or not key.isdigit() for key in value):
@@ -165,11 +191,12 @@ class ScanInputSerializer(serializers.Serializer):
         return attrs
 
 
-class RedeemInputSerializer(serializers.Serializer):
+class RedeemInputSerializer(SealedFieldsMixin, serializers.Serializer):
     access_code = access_code_field()
     line_item_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
     nonce = nonce_field()
     datetime = ScanDateTimeField(required=False, allow_null=True)
+    sealed = sealed_field()
 
 
 class AnnulInputSerializer(serializers.Serializer):
@@ -331,6 +358,7 @@ class DeskViewSet(viewsets.ViewSet):
                 checkin_list=self.checkin_list,
                 product_id=params.get("product"),
                 since_token=params.get("since"),
+                may_list=may_list_attendees(auth=request.auth, permissions=request.eventpermset),
             )
         except InvalidSyncToken as e:
             raise ValidationError({"since": [str(e)]})

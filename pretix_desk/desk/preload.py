@@ -24,7 +24,7 @@ from pretix.base.models import (
 
 from pretix_desk.models import DeletedSecret
 
-from . import serialization
+from . import sealing, serialization
 from .codes import code_hash, list_salt
 from .outcomes import Conflict
 from .positions import (
@@ -39,6 +39,8 @@ from .verdict import SERVER, SERVER_ERROR, ListFacts, handout_refusal, scan_step
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
+#: What offline search reads, for those who may list attendees (``docs/offline.rst``).
+SEARCH_INDEX = ("name", "email", "order", "company")
 #: A full download lists the conflicts of this long (an incremental one those since its token).
 CONFLICTS_FOR = timedelta(hours=24)
 MAX_CONFLICTS = 100
@@ -60,6 +62,7 @@ class Preload:
     fingerprint: str
     started_at: object
     salt: str
+    may_list: bool = False
 
     @cached_property
     def questions_by_item(self):
@@ -84,15 +87,17 @@ class Preload:
         )
 
 
-def prepare_preload(*, checkin_list, product_id=None, since_token=None) -> Preload:
-    """Raises ``sync.InvalidSyncToken`` for a token this list cannot continue from."""
+def prepare_preload(*, checkin_list, product_id=None, since_token=None, may_list=False) -> Preload:
+    """``may_list``: the caller may list attendees (``access.may_list_attendees``), and gets
+    the search index. Raises ``sync.InvalidSyncToken`` for a token this list cannot
+    continue from."""
     list_products = list_product_ids(checkin_list=checkin_list)
     if product_id is not None:
         product_ids = [product_id] if list_products is None or product_id in list_products else []
     else:
         product_ids = list_products
     questions = checkin_questions(event=checkin_list.event, item_ids=list_products)
-    fingerprint = fingerprint_of(checkin_list, product_ids=list_products, questions=questions)
+    fingerprint = fingerprint_of(checkin_list, product_ids=list_products, questions=questions, may_list=may_list)
     since = None
     if since_token:
         since = read_sync_token(
@@ -103,7 +108,7 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None) -> Prelo
         facts=ListFacts.of(checkin_list, product_ids=list_products), since=since,
         questions=questions,
         since_token=since_token, fingerprint=fingerprint, started_at=now(),
-        salt=list_salt(checkin_list=checkin_list),
+        salt=list_salt(checkin_list=checkin_list), may_list=may_list,
     )
 
 
@@ -132,6 +137,7 @@ ATTENDEE_COLUMNS = (
     display_name(),
     "order__code", "order__status", "order__email", "order__checkin_attention", "order__checkin_text",
     "order__require_approval", "order__valid_if_pending",
+    "pretix_desk_seal__master", "pretix_desk_seal__secret_digest",
 )
 ADDON_COLUMNS = ("addon_to_id", "pk", "item_id", "variation_id", "subevent_id", "redeemed_at")
 ANSWER_COLUMNS = ("orderposition_id", "question_id", "answer")
@@ -157,14 +163,15 @@ class AttendeeRow:
     __slots__ = (
         "pk", "secret", "item_id", "variation_id", "subevent_id", "attendee_name_cached", "attendee_email",
         "company", "canceled", "blocked", "valid_from", "valid_until", "last_entry_at", "last_type",
-        "display_name", "order", "item", "variation", "subevent", "shown_answer_list",
+        "display_name", "order", "item", "variation", "subevent", "shown_answer_list", "kept_master", "kept_digest",
     )
 
     def __init__(self, values, catalog):
         (self.pk, self.secret, self.item_id, self.variation_id, self.subevent_id, self.attendee_name_cached,
          self.attendee_email, self.company, self.canceled, self.blocked, self.valid_from, self.valid_until,
          self.last_entry_at, self.last_type, self.display_name) = values[:15]
-        self.order = OrderRow(values[15:])
+        self.order = OrderRow(values[15:22])
+        self.kept_master, self.kept_digest = values[22:]
         self.item = catalog.items[self.item_id]
         self.variation = catalog.variation(self.variation_id)
         self.subevent = catalog.subevent(self.subevent_id)
@@ -253,6 +260,15 @@ def iter_records(preload: Preload):
     addons_of = _grouped(addons)
     answers_of = _grouped(answers)
     questions = catalog.questions
+    masters = sealing.Masters(event)
+    try:
+        yield from _records(preload, attendees, addons_of, answers_of, questions, catalog, masters, tz, rendered)
+    finally:
+        masters.save()
+
+
+def _records(preload, attendees, addons_of, answers_of, questions, catalog, masters, tz, rendered):
+    clist = preload.checkin_list
     for values in attendees:
         position = AttendeeRow(values, catalog)
         own_addons = [LineItemRow(a, catalog) for a in addons_of(position.pk)]
@@ -265,7 +281,9 @@ def iter_records(preload: Preload):
             answered = {qid for _, qid, _ in own_answers}
             unanswered = [q for q in unanswered if q not in answered]
         try:
-            yield offline_record(preload, position, own_addons, unanswered=unanswered, tz=tz, rendered=rendered)
+            record = offline_record(preload, position, own_addons, unanswered=unanswered, tz=tz, rendered=rendered)
+            master = masters.master(position.pk, position.secret, position.kept_master, position.kept_digest)
+            yield sealed_record(preload, record, master)
         except Exception:
             # One record's data must not end every desk's download mid-stream.
             logger.exception("Preload of list %s: position %s cannot be rendered", clist.pk, position.pk)
@@ -323,17 +341,36 @@ def offline_record(preload: Preload, position, addons, *, unanswered, tz, render
     return record
 
 
+def sealed_record(preload: Preload, record, master):
+    """The record as a desk keeps it: the personal fields sealed with the ticket's own code
+    (``sealing``), found by the lookup id derived from it; with the search index beside
+    them for those who may list attendees. Without a master yet (derived in the
+    background), nothing personal is in the record and the plain code hash finds it."""
+    attendee, personal = sealing.split_personal(record["attendee"])
+    out = {"attendee": attendee, "line_items": record["line_items"]}
+    if preload.may_list:
+        out["index"] = {key: record["attendee"].get(key) for key in SEARCH_INDEX}
+    if master is not None:
+        out["code_hash"] = sealing.lookup_id(master, preload.salt)
+        out["sealed"] = sealing.seal(master, out["code_hash"], personal)
+    else:
+        out["code_hash"] = record["code_hash"]
+        out["sealed"] = None
+    for key in ("entry", "exit", "last", "redeem"):
+        if key in record:
+            out[key] = record[key]
+    return out
+
+
 def unverifiable_record(preload: Preload, position):
     """A record for a position whose own record failed: found by its code, answered
     "cannot verify offline" in both directions, with only fields that need no rendering."""
     steps = [[SERVER, SERVER_ERROR]]
     return {
-        "attendee": {
-            "position_id": position.pk, "order": position.order.code,
-            "name": position.attendee_name_cached or None, "checked_in": position.last_entry_at is not None,
-        },
+        "attendee": {"position_id": position.pk, "checked_in": position.last_entry_at is not None},
         "line_items": [],
         "code_hash": code_hash(salt=preload.salt, access_code=position.secret),
+        "sealed": None,
         "entry": steps,
         "exit": steps,
     }
@@ -369,22 +406,33 @@ def recent_conflicts(preload: Preload):
 def iter_removed_hashes(preload: Preload):
     """Codes a desk must forget: positions changed since the token that the list no longer
     admits, secrets revoked since (a ticket whose code was regenerated) and the codes of
-    orders deleted since."""
+    orders deleted since. Each as the plain hash and as the sealed records' lookup id (from
+    the kept master: a desk holds a sealed record only of a code whose master was kept)."""
     if preload.since is None:
         return
     clist = preload.checkin_list
+    seal_salt = sealing.event_salt(clist.event)
     admitted = population_queryset(preload).filter(pk=OuterRef("pk"))
     gone = OrderPosition.all.filter(
         order__event_id=clist.event_id, order__last_modified__gte=preload.since,
-    ).exclude(Exists(admitted)).values_list("secret", flat=True).order_by("pk")
-    for secret in gone.iterator(chunk_size=CHUNK_SIZE):
+    ).exclude(Exists(admitted)).values_list(
+        "secret", "pretix_desk_seal__master", "pretix_desk_seal__secret_digest",
+    ).order_by("pk")
+    for secret, master, digest in gone.iterator(chunk_size=CHUNK_SIZE):
         yield code_hash(salt=preload.salt, access_code=secret)
-    for model in (RevokedTicketSecret, DeletedSecret):
-        secrets = model.objects.filter(
-            event_id=clist.event_id, created__gte=preload.since,
-        ).values_list("secret", flat=True).order_by("pk")
-        for secret in secrets.iterator(chunk_size=CHUNK_SIZE):
-            yield code_hash(salt=preload.salt, access_code=secret)
+        if master is not None and digest == sealing.secret_digest(secret):
+            yield sealing.lookup_id(bytes(master), preload.salt)
+    revoked = RevokedTicketSecret.objects.filter(event_id=clist.event_id, created__gte=preload.since).values_list(
+        "secret", "position__pretix_desk_seal__master", "position__pretix_desk_seal__secret_digest",
+    ).order_by("pk")
+    deleted = DeletedSecret.objects.filter(event_id=clist.event_id, created__gte=preload.since).values_list(
+        "secret", flat=True,
+    ).order_by("pk")
+    # Few: derived where the master kept is that of the new code, or gone with the order.
+    codes = list(revoked.iterator(chunk_size=CHUNK_SIZE)) + [(s, None, None) for s in deleted]
+    for secret, _master, _digest in codes:
+        yield code_hash(salt=preload.salt, access_code=secret)
+    yield from sealing.lookup_ids(codes, salt=seal_salt, list_salt=preload.salt)
 
 
 def iter_json(preload: Preload):
@@ -407,6 +455,8 @@ def iter_json(preload: Preload):
                 "allow_entry_after_exit": clist.allow_entry_after_exit,
             },
             "questions": {str(q.pk): question_data(q) for q in preload.questions},
+            "seal": sealing.head(clist.event),
+            "search": preload.may_list,
         }
         yield _dumps(head)[:-1] + ',"attendees":['
         count = 0

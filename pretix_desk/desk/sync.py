@@ -16,6 +16,7 @@ from pretix.base.models import (
 
 from pretix_desk.models import DeletedSecret
 
+from . import sealing
 from .positions import list_product_ids
 from .questions import checkin_questions
 
@@ -30,33 +31,34 @@ class InvalidSyncToken(ValueError):
     pass
 
 
-def list_fingerprint(*, checkin_list, product_ids, questions=(), catalog=""):
+def list_fingerprint(*, checkin_list, product_ids, questions=(), catalog="", may_list=False):
     """Changes when what the preload sends changes for reasons no order's timestamp shows
     (the list's products, date, entry and add-on settings, whether it has rules, its
-    check-in questions, and ``catalog``: the event's products, dates, texts, time zone and
-    the language of the download), which makes older tokens invalid: the desk downloads
-    everything again."""
+    check-in questions, ``catalog``: the event's products, dates, texts, time zone, the
+    language of the download and the sealing keys' generation, and whether the caller gets
+    the search index), which makes older tokens invalid: the desk downloads everything
+    again."""
     parts = [
         3, checkin_list.pk, checkin_list.subevent_id, checkin_list.include_pending,
         None if product_ids is None else sorted(product_ids),
         checkin_list.allow_multiple_entries, checkin_list.allow_entry_after_exit,
         checkin_list.addon_match, bool(checkin_list.rules),
         [(q.pk, q.type, q.required, sorted(i.pk for i in q.items.all())) for q in questions],
-        catalog,
+        catalog, may_list,
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def fingerprint_of(checkin_list, *, product_ids=NOT_READ, questions=NOT_READ):
-    """The list's fingerprint as a preload now states it (what it has not read yet is read
-    here)."""
+def fingerprint_of(checkin_list, *, product_ids=NOT_READ, questions=NOT_READ, may_list=False):
+    """The list's fingerprint as a preload for a caller who may (or may not) list attendees
+    now states it (what it has not read yet is read here)."""
     if product_ids is NOT_READ:
         product_ids = list_product_ids(checkin_list=checkin_list)
     if questions is NOT_READ:
         questions = checkin_questions(event=checkin_list.event, item_ids=product_ids)
     return list_fingerprint(
         checkin_list=checkin_list, product_ids=product_ids, questions=questions,
-        catalog=catalog_digest(event=checkin_list.event),
+        catalog=catalog_digest(event=checkin_list.event), may_list=may_list,
     )
 
 
@@ -83,6 +85,7 @@ def catalog_digest(*, event):
         event.has_subevents and SubEvent.objects.filter(event=event).aggregate(Max("last_modified"), Count("pk")),
         event.settings.timezone,
         translation.get_language(),
+        sealing.generation(event),
     ]
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 

@@ -46,6 +46,7 @@ from pretix.base.permissions import AnyPermissionOf
 from pretix.control.permissions import EventPermissionRequiredMixin
 
 from pretix_desk import __version__
+from pretix_desk.desk import envelope
 from pretix_desk.desk.badges import badges_active
 
 from .desk_strings import desk_strings
@@ -227,6 +228,11 @@ class DeskView(DeskMixin, TemplateView):
             "urls": self.desk_urls(),
             "version": desk_assets_version(),
             "owner": desk_owner_tag(self.request),
+            # The queue is sealed to this key (desk/envelope.py); the search index is only
+            # downloaded for those who may list attendees (desk/access.py).
+            "upload_key": envelope.public_jwk(event),
+            "may_list": self.request.user.has_event_permission(
+                event.organizer, event, "event.orders:read", request=self.request),
         }
         ctx["desk_strings"] = desk_strings()
         assets = desk_assets()

@@ -16,6 +16,7 @@ from pretix.base.models import CheckinList, InvoiceAddress
 from tests.conftest import make_order
 
 from .conftest import desk_url, scan
+from .test_desk_preload import by_position
 
 
 def no_name(order, positionid):
@@ -91,8 +92,10 @@ def test_names_are_pretix_check_in_names(client, everything, tickets):
 
     r = client.get(desk_url(everything, "preload"))
     data = json.loads(b"".join(r.streaming_content))
-    preloaded = {rec["attendee"]["position_id"]: rec["attendee"]["name"] for rec in data["attendees"]}
+    preloaded = {pk: rec["attendee"]["name"] for pk, rec in by_position(data).items()}
     assert preloaded == expected
+    # the search index beside the sealed records shows the same name
+    assert {rec["attendee"]["position_id"]: rec["index"]["name"] for rec in data["attendees"]} == expected
 
     scanned, scanned_badges = {}, {}
     for _, op in tickets:

@@ -13,6 +13,7 @@ from pretix.base.models import (
     RevokedTicketSecret, SubEvent,
 )
 
+from pretix_desk.desk import sealing
 from pretix_desk.desk.positions import (
     desk_positions, last_checkin_type_subquery, line_items_of, with_desk_state,
 )
@@ -33,10 +34,32 @@ def preload(client, clist, **params):
 
 
 def by_position(data):
-    return {rec["attendee"]["position_id"]: rec for rec in data["attendees"]}
+    """The records as a desk sees each after scanning its code: sealed fields opened (the
+    code read from the database), ``sealed`` gone."""
+    return {rec["attendee"]["position_id"]: opened(data, rec) for rec in data["attendees"]}
+
+
+def opened(data, record):
+    record = dict(record)
+    sealed = record.pop("sealed", None)
+    if not sealed:
+        return record
+    secret = OrderPosition.all.get(pk=record["attendee"]["position_id"]).secret
+    personal = sealing.unseal(secret, data["seal"]["salt"], record["code_hash"], sealed)
+    record["attendee"] = {**record["attendee"], **{
+        name: personal.get(short, [] if name in ("checkin_texts", "shown_answers") else None)
+        for name, short in sealing.PERSONAL.items()
+    }}
+    return record
 
 
 def hashed(data, secret):
+    """The ``code_hash`` of a sealed record of ``secret``."""
+    return sealing.lookup_id(sealing.derive_master(secret, data["seal"]["salt"]), data["salt"])
+
+
+def plain_hashed(data, secret):
+    """The ``code_hash`` of a record sent before its sealing key exists."""
     return hashlib.sha256((data["salt"] + secret).encode()).hexdigest()
 
 
@@ -353,14 +376,20 @@ def test_rows_give_the_records_of_model_instances(client, event, clist, assorted
     _, data = preload(client, lst)
     expected = model_built_records(lst)
     assert len(data["attendees"]) == len(expected) == data["count"] > 2
-    assert data["attendees"] == expected
+    records = [opened(data, rec) for rec in data["attendees"]]
+    secrets = dict(OrderPosition.all.values_list("pk", "secret"))
+    for rec, exp in zip(records, expected):
+        assert rec.pop("code_hash") == hashed(data, secrets[rec["attendee"]["position_id"]])
+        assert rec.pop("index") == {k: exp["attendee"][k] for k in ("name", "email", "order", "company")}
+        exp.pop("code_hash")
+    assert records == expected
 
 
 @pytest.mark.django_db
 def test_assorted_records_show_what_they_should(client, clist, assorted):
     """A few fields the comparison above cannot vouch for by itself."""
     _, data = preload(client, clist)
-    recs = {rec["attendee"]["order"]: rec for rec in data["attendees"]}
+    recs = {rec["attendee"]["order"]: rec for rec in by_position(data).values()}
     texts = recs["TEXTS"]["attendee"]
     assert texts["checkin_texts"] == ["Pays at the door", "Gold wristband", "Lounge access"]
     assert texts["require_attention"] is True and texts["subevent"]["name"] == "Day 1"
@@ -386,5 +415,5 @@ def test_query_count_does_not_grow_with_answers(client, clist, event, ticket, ts
         with CaptureQueriesContext(connection) as ctx:
             _, data = preload(client, clist)
         counts[n] = len(ctx.captured_queries)
-        assert all(rec["attendee"]["shown_answers"] for rec in data["attendees"])
+        assert all(rec["attendee"]["shown_answers"] for rec in by_position(data).values())
     assert counts[3] == counts[12]
