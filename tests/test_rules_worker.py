@@ -165,3 +165,27 @@ def test_control_panel_on_a_real_worker(worker, client, admin_team, admin_user, 
     assert done["success"] and done["redirect"].endswith(f"/desk/rules/{rule.pk}/")
     assert done["message"] == "1 ticket has been checked in on list Main."
     assert Checkin.objects.filter(position__order=order, auto_checked_in=True).count() == 1
+
+
+def test_sealing_masters_are_derived_on_a_real_worker(worker, token_client, event, ticket, clist, monkeypatch):
+    """A download that leaves masters to the background (issue 17): the worker derives them
+    and the desks' next download is sealed whole."""
+    import json
+
+    from pretix_desk.desk import sealing
+    from pretix_desk.models import SealKey
+
+    monkeypatch.setattr(sealing, "DERIVE_BUDGET_SECONDS", 0)
+    for i in range(4):
+        make_order(event, [ticket], code=f"SEALW{i}")
+    url = f"/api/v1/organizers/{event.organizer.slug}/events/{event.slug}/checkinlists/{clist.pk}/desk/preload/"
+
+    def download():
+        return json.loads(b"".join(token_client.get(url).streaming_content))
+
+    first = download()
+    assert [rec["sealed"] for rec in first["attendees"]] == [None] * 4
+    wait_for(worker, lambda: True if SealKey.objects.count() == 4 else None)
+    wait_for(worker, lambda: True if sealing.generation(event.__class__.objects.get(pk=event.pk)) else None)
+    assert token_client.get(url, {"since": first["sync_token"]}).status_code == 400  # everything again
+    assert all(rec["sealed"] for rec in download()["attendees"])

@@ -17,6 +17,8 @@ import hmac
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -149,22 +151,27 @@ def lookup_ids(masters_or_secrets, *, salt, list_salt):
 
 def derive_missing(event, *, batch=500):
     """Derive and keep the masters of every position of the event that lacks one (or whose
-    code changed since). Returns how many were derived."""
+    code changed since), a batch at a time on every core (hashlib lets go of the GIL while
+    it derives). Returns how many were derived."""
     from pretix.base.models import OrderPosition
 
     salt = event_salt(event)
-    positions = OrderPosition.objects.filter(order__event=event)
+    todo = (
+        (pk, secret) for pk, secret, kept in OrderPosition.objects.filter(order__event=event).values_list(
+            "pk", "secret", "pretix_desk_seal__secret_digest").iterator(chunk_size=batch)
+        if kept != secret_digest(secret)
+    )
     derived = 0
-    pending = []
-    for pk, secret, kept in positions.values_list("pk", "secret", "pretix_desk_seal__secret_digest").iterator():
-        digest = secret_digest(secret)
-        if kept == digest:
-            continue
-        pending.append(SealKey(position_id=pk, secret_digest=digest, master=derive_master(secret, salt)))
-        if len(pending) >= batch:
-            derived += _keep(pending)
-            pending = []
-    return derived + _keep(pending)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        while True:
+            chunk = list(islice(todo, batch))
+            if not chunk:
+                return derived
+            masters = pool.map(lambda item: derive_master(item[1], salt), chunk)
+            derived += _keep([
+                SealKey(position_id=pk, secret_digest=secret_digest(secret), master=master)
+                for (pk, secret), master in zip(chunk, masters)
+            ])
 
 
 def _keep(keys):
