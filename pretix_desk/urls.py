@@ -43,4 +43,6 @@ urlpatterns += [
             desk_views.DeskView.as_view(), name="desk"),
     re_path(r"^control/event/(?P<organizer>[^/]+)/(?P<event>[^/]+)/desk/sw\.js$",
             desk_views.ServiceWorkerView.as_view(), name="desk.sw"),
+    re_path(r"^control/event/(?P<organizer>[^/]+)/(?P<event>[^/]+)/desk/session/$",
+            desk_views.DeskSessionView.as_view(), name="desk.session"),
 ]

@@ -110,6 +110,26 @@ def test_anonymous_is_sent_to_login(event):
 
 
 @pytest.mark.django_db
+def test_the_session_url_says_who_is_logged_in_or_sends_to_the_login(organizer, event, clist):
+    """What a desk page asks after its API answered 401 or 403 (session.js)."""
+    session = PAGE + "session/"
+    door = user_client(organizer, event, permissions=["event.orders:checkin"])
+    config = json_block(door.get(PAGE).content.decode(), "desk-config")
+    assert config["urls"]["session"] == session
+    response = door.get(session)
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    assert response.json() == {"owner": config["owner"]}
+    other = user_client(organizer, event, permissions=["event.orders:checkin"], email="door2@example.org")
+    assert other.get(session).json()["owner"] != config["owner"]
+    # a login that may not use the desk: its session holds, the page is told so
+    reader = user_client(organizer, event, permissions=["event.orders:read"], email="reader@example.org")
+    assert reader.get(session).status_code == 403
+    door.logout()
+    response = door.get(session)
+    assert response.status_code == 302 and "/control/login" in response["Location"]
+
+
+@pytest.mark.django_db
 def test_not_there_when_the_plugin_is_off(checkin_client, event):
     event.plugins = "pretix.plugins.banktransfer"
     event.save()
@@ -137,7 +157,11 @@ def test_service_worker_precaches_every_asset_of_the_page(checkin_client):
     assert re.fullmatch(r"pretix-desk-[0-9a-f]{12}-", config["cache_prefix"])
     assert re.fullmatch(re.escape(config["cache_prefix"]) + r"[0-9a-f]{16}", config["cache"])
     assert config["session_timeout"] == 12 * 3600  # pretix's PRETIX_SESSION_TIMEOUT_ABSOLUTE
-    assert config["db"] == {"name": "pretix-desk", "wipe": ["attendees", "meta"]}
+    # an ended session empties every store but the queue of unsent scans (sealed)
+    assert config["db"] == {"name": "pretix-desk", "keep": ["queue"]}
+    # what the page itself deletes as its downloads (store.js) is never kept
+    downloads = re.search(r"export const DOWNLOADS = (\[.*?\]);", (STATIC_DIR / "store.js").read_text()).group(1)
+    assert not set(json.loads(downloads)) & set(config["db"]["keep"])
     # the list follows the files: every .js and .css file of the directory, vendor/ too
     on_disk = files_on_disk(".js", ".css")
     assert "vendor/jsQR.js" in on_disk and "main.js" in on_disk

@@ -32,14 +32,14 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.encoding import filepath_to_uri
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
-from django.views.generic import TemplateView
+from django.views.generic import TemplateView, View
 from pretix.base.middleware import add_to_response_csp_via_request, calculate_csp_hash
 from pretix.base.models import CheckinList
 from pretix.base.permissions import AnyPermissionOf
@@ -60,11 +60,12 @@ DESK_STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "pretix_de
 DESK_STATIC_PREFIX = "pretix_desk/desk/"
 ASSET_SUFFIXES = (".js", ".css")
 
-#: The page's IndexedDB database and the object stores that hold the downloaded lists
-#: (personal data). The queue of unsent scans lives in the same database and is never
-#: touched by the service worker.
+#: The page's IndexedDB database and the object store the service worker keeps when the
+#: session has ended: the queue of unsent scans (sealed to the server). Every other store
+#: (downloaded lists, search index, conflicts) is emptied, and so are the queue's items kept
+#: after their upload.
 DESK_DB = "pretix-desk"
-DESK_DB_WIPE_STORES = ("attendees", "meta")
+DESK_DB_KEEP_STORES = ("queue",)
 
 
 def desk_asset_names():
@@ -184,6 +185,7 @@ class DeskMixin(EventPermissionRequiredMixin):
         return {
             "page": reverse("plugins:pretix_desk:desk", kwargs=kwargs),
             "service_worker": reverse("plugins:pretix_desk:desk.sw", kwargs=kwargs),
+            "session": reverse("plugins:pretix_desk:desk.session", kwargs=kwargs),
             "control": reverse("control:event.index", kwargs=kwargs),
             "logout": reverse("control:auth.logout"),
         }
@@ -274,7 +276,7 @@ class ServiceWorkerView(DeskMixin, TemplateView):
             "asset_dir": plain_static_url(DESK_STATIC_PREFIX),
             # A cached page opens offline only while the login that cached it could be valid.
             "session_timeout": settings.PRETIX_SESSION_TIMEOUT_ABSOLUTE,
-            "db": {"name": DESK_DB, "wipe": list(DESK_DB_WIPE_STORES)},
+            "db": {"name": DESK_DB, "keep": list(DESK_DB_KEEP_STORES)},
         }))
         return ctx
 
@@ -282,4 +284,17 @@ class ServiceWorkerView(DeskMixin, TemplateView):
         response = super().render_to_response(context, **response_kwargs)
         # Browsers check for a new worker at most daily unless told otherwise.
         response["Cache-Control"] = "no-cache"
+        return response
+
+
+class DeskSessionView(DeskMixin, View):
+    """Who is logged in, for a desk page whose API request was refused with 401 or 403:
+    pretix's API answers so both an ended session and a missing permission. As a control
+    panel page this answers an ended session with the login page (a redirect), a login
+    that may not use the desk with 403, and otherwise with the owner tag of the login, so
+    that the page also tells another user's login from its own."""
+
+    def get(self, request, *args, **kwargs):
+        response = JsonResponse({"owner": desk_owner_tag(request)})
+        response["Cache-Control"] = "no-store"
         return response

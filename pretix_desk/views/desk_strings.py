@@ -61,6 +61,8 @@ def desk_strings():
         "search_none": gettext("Nobody found."),
         "search_offline": gettext("Offline: search covers only the downloaded list."),
         "search_short": gettext("Type at least 3 characters to search."),
+        "search_offline_unavailable": gettext("Offline search needs the permission to view orders; scan the "
+                                              "ticket, or search when the network is back."),
         "close": gettext("Close"),
         "online": gettext("Online"),
         "offline": gettext("Offline: answers come from the downloaded list"),
@@ -77,6 +79,8 @@ def desk_strings():
         "unverified_ambiguous": gettext("The code matches several tickets: only the server can decide"),
         "unverified_entries": gettext("Checked in before: whether they may enter again needs the server"),
         "unverified_server": gettext("Only the server can decide this"),
+        "unverified_no_crypto": gettext("This browser opens the downloaded list only over https: "
+                                        "only the server can check this ticket"),
         "no_connection": gettext("No connection to the server"),
         "no_connection_hint": gettext("This scan was not checked. Try again when the connection is back."),
         "choose_list_first": gettext("Choose the check-in list first"),
@@ -92,9 +96,9 @@ def desk_strings():
         "downloads_removed": gettext("The downloaded list was removed from this device. "
                                      "Press “Sync now” to download it again."),
         "logout_uploading": gettext("Uploading waiting scans before logging out…"),
-        "logout_unsent": gettext("Some scans could not be uploaded yet. They stay on this device and are "
-                                 "uploaded when the desk is next online. Log out anyway?"),
-        "logout_anyway": gettext("Log out anyway"),
+        "logout_kept_sealed": gettext("Some scans could not be uploaded yet. They stay on this device, "
+                                      "sealed: nobody can read them here. The next login to this event's "
+                                      "desk on this browser uploads them."),
         "cancel": gettext("Cancel"),
         "counter_checked_in": gettext("Checked in"),
         "counter_queued": gettext("Waiting for upload"),
@@ -131,6 +135,15 @@ def desk_strings():
         "repeat_ignored": gettext("Same code scanned again: ignored"),
         "sound": gettext("Sound"),
         "session_expired": gettext("Your login expired. Reload the page and log in again."),
+        "session_ended": gettext("You are logged out (in another tab, or the login expired or was ended "
+                                 "elsewhere). The downloaded lists were removed from this device. Scans "
+                                 "waiting for upload stay, sealed, and are uploaded after the next login."),
+        "session_other_user": gettext("Someone else has logged in on this browser. The downloaded lists were "
+                                      "removed from this device; scans waiting for upload stay, sealed, and "
+                                      "are uploaded with the new login. Reload the page."),
+        "login_again": gettext("Log in again"),
+        "cannot_seal": gettext("This browser cannot keep scans for upload safely (the desk needs https): "
+                               "nothing was queued."),
         "forbidden": gettext("You are not allowed to check in on this list."),
         # check-in questions
         "questions_title": gettext("Questions before check-in"),

@@ -75,6 +75,17 @@ def queue_item(event_key, list_id, api, code, **extra):
     return item
 
 
+def queue_body(event, item):
+    """A queued item's body as the server reads it: what the desk sealed to the server (the
+    access code, the answers) opened into it (docs/offline.rst, "Sealed records")."""
+    from pretix_desk.desk import envelope
+
+    body = {k: v for k, v in item["body"].items() if k != "sealed"}
+    if "sealed" in item["body"]:
+        body.update(envelope.open_sealed(event, item["body"]["sealed"], nonce=item["nonce"]))
+    return body
+
+
 def open_setup(page):
     """Open the desk's setup panel (lists to also scan for, gate, badges) if it is closed."""
     if page.get_attribute("#desk-setup", "open") is None:

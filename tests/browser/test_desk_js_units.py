@@ -42,6 +42,120 @@ def test_code_hash_matches_python_with_and_without_subtlecrypto(js):
     assert [fallback for _, fallback in result] == expected
 
 
+SEALED_CASES = [
+    # code, the event's seal salt, the list's salt
+    ("SECRET", "0123456789abcdef0123456789abcdef", "9f2c1b0a8e7d6c5b4a3f2e1d0c9b8a7f"),
+    ("ünïcödé-✓ Ticket 🎟", "ß-salt-ü", "liste-ä"),
+    ("x" * 255, "s", ""),
+]
+
+
+def test_sealed_records_open_in_the_page_as_the_server_sealed_them(js):
+    """seal.js derives with WebCrypto what sealing.py derives (the same lookup id for the
+    same code, salts and list), opens what the server sealed, and nothing else."""
+    from pretix_desk.desk import sealing
+
+    personal = {"n": "Zoë Ünal", "e": "zoe@example.org", "c": "Ünal & Co", "o": "ÄB12C",
+                "t": ["VIP ✓"], "a": [{"question": "Diät?", "answer": "vegan"}]}
+    cases = []
+    for code, salt, list_salt in SEALED_CASES:
+        master = sealing.derive_master(code, salt)
+        lookup = sealing.lookup_id(master, list_salt)
+        cases.append({"code": code, "list_salt": list_salt, "lookup": lookup,
+                      "sealed": sealing.seal(master, lookup, personal),
+                      "head": {"v": 1, "kdf": "PBKDF2-SHA256", "salt": salt, "iterations": sealing.ITERATIONS}})
+        assert sealing.unseal(code, salt, lookup, cases[-1]["sealed"]) == personal
+    result = js("""
+        const seal = await load("seal.js");
+        const fails = async (promise) => promise.then(() => "opened", () => "refused");
+        const out = [];
+        for (const c of arg) {
+            const other = arg.find((o) => o !== c);
+            const raw = seal.fromBase64url(c.sealed);
+            raw[20] ^= 1;
+            const altered = btoa(String.fromCharCode(...raw)).replace(/[+]/g, "-").replace(/[/]/g, "_").replace(/=+$/, "");
+            out.push({
+                lookup: await seal.lookupId(c.code, c.head, c.list_salt),
+                opened: await seal.openSealed(c.code, c.head, c.lookup, c.sealed),
+                fields: seal.personalFields(await seal.openSealed(c.code, c.head, c.lookup, c.sealed)),
+                otherCode: await fails(seal.openSealed(c.code + "x", c.head, c.lookup, c.sealed)),
+                otherRecord: await fails(seal.openSealed(c.code, c.head, other.lookup, c.sealed)),
+                altered: await fails(seal.openSealed(c.code, c.head, c.lookup, altered)),
+            });
+        }
+        const head = arg[0].head;
+        out.push([seal.canDerive(head), seal.canDerive(head, null), seal.canDerive({...head, v: 2}),
+                  seal.canDerive({...head, kdf: "scrypt"}), seal.canDerive(null)]);
+        return out;
+    """, cases)
+    assert result.pop() == [True, False, False, False, False]
+    fields = {"name": "Zoë Ünal", "email": "zoe@example.org", "company": "Ünal & Co", "order": "ÄB12C",
+              "checkin_texts": ["VIP ✓"], "shown_answers": [{"question": "Diät?", "answer": "vegan"}]}
+    assert result == [{"lookup": c["lookup"], "opened": personal, "fields": fields, "otherCode": "refused",
+                       "otherRecord": "refused", "altered": "refused"} for c in cases]
+
+
+def test_a_scanned_code_finds_its_record_sealed_or_plain(js):
+    """A record without personal data is found by the plain hash (no PBKDF2), a sealed one by
+    its lookup id; opening gives the sealed fields, {} where there are none."""
+    from pretix_desk.desk import sealing
+
+    salt, list_salt = "event-salt", "list-salt"
+    master = sealing.derive_master("SEALED-CODE", salt)
+    lookup = sealing.lookup_id(master, list_salt)
+    sealed = sealing.seal(master, lookup, {"n": "Ada Lovelace", "o": "PAID1"})
+    plain = hashlib.sha256((list_salt + "PLAIN-CODE").encode()).hexdigest()
+    meta = {"salt": list_salt, "seal": {"v": 1, "kdf": "PBKDF2-SHA256", "salt": salt, "iterations": sealing.ITERATIONS}}
+    records = {lookup: {"code_hash": lookup, "sealed": sealed, "attendee": {"position_id": 1}},
+               plain: {"code_hash": plain, "sealed": None, "attendee": {"position_id": 2}}}
+    assert js("""
+        const seal = await load("seal.js");
+        const asked = [];
+        const store = {async getAttendee(list, hash) { asked.push(hash); return arg.records[hash] || null; }};
+        const out = {};
+        for (const code of ["SEALED-CODE", "PLAIN-CODE", "UNKNOWN"]) {
+            asked.length = 0;
+            const record = await seal.findRecord(store, 1, arg.meta, code);
+            out[code] = [record && record.attendee.position_id, asked.length, await seal.openRecord(record, code, arg.meta)];
+        }
+        // a page without the head's seal (an older download) finds plain records only
+        out.unsealed = !!(await seal.findRecord(store, 1, {salt: arg.meta.salt}, "SEALED-CODE"));
+        return out;
+    """, {"records": records, "meta": meta}) == {
+        "SEALED-CODE": [1, 2, {"name": "Ada Lovelace", "order": "PAID1"}],
+        "PLAIN-CODE": [2, 1, {}],
+        "UNKNOWN": [None, 2, {}],
+        "unsealed": False,
+    }
+
+
+def test_sync_keeps_the_search_index_apart_and_merges_only_alike_downloads(js):
+    assert js("""
+        const sync = await load("sync.js");
+        const raw = {attendee: {position_id: 4, checked_in: false}, line_items: [], code_hash: "h", sealed: "S",
+                     index: {name: "Ada", email: "a@x.org", order: "ORD", company: null}};
+        const head = {salt: "s", sync_token: "t", entries: {}, questions: {}, search: true,
+                      seal: {v: 1, kdf: "PBKDF2-SHA256", salt: "e", iterations: 10000}};
+        const meta = sync.metaFrom(head, {headers: null}, "now");
+        return {
+            record: sync.toRecord(raw),
+            person: sync.toPerson(raw),
+            none: sync.toPerson({...raw, index: undefined}),
+            meta: [meta.search, meta.seal.salt, sync.metaFrom({...head, search: false}, {}, "now").search],
+            merge: [sync.canMerge(meta, head), sync.canMerge(meta, {...head, search: false}),
+                    sync.canMerge(meta, {...head, seal: {...head.seal, salt: "other"}}),
+                    sync.canMerge(meta, {...head, seal: undefined})],
+        };
+    """) == {
+        "record": {"attendee": {"position_id": 4, "checked_in": False}, "line_items": [], "code_hash": "h",
+                   "sealed": "S", "owner": 4},
+        "person": {"position_id": 4, "name": "Ada", "email": "a@x.org", "order": "ORD", "company": None},
+        "none": None,
+        "meta": [True, "e", False],
+        "merge": [True, False, False, False],
+    }
+
+
 def test_nonce_fallback_without_random_uuid(js):
     nonces = js("""
         const u = await load("util.js");
@@ -360,6 +474,15 @@ def test_sync_asked_while_it_runs_runs_once_more(js):
 QUEUE_HARNESS = """
     const {SyncQueue, classifyUpload, backoffMs} = await load("queue.js");
     const {NetworkError} = await load("api.js");
+    const {secretsOf, withoutSecrets} = await load("envelope.js");
+    // seals as the page does, but readably (test_desk_envelope_units.py tests the real one):
+    // what a stored or sent item holds in clear is the body without code and answers
+    const sealer = {available: true, async sealBody(body) {
+        const secrets = secretsOf(body);
+        return secrets ? {...withoutSecrets(body), sealed: {test: secrets}} : body;
+    }};
+    const opened = (body) => ({...body, ...((body.sealed && body.sealed.test) || {})});
+    const code = (item) => opened(item.body).access_code;
     class MemoryStore {
         constructor() { this.items = new Map(); this.seq = 0; }
         async queueAdd(item) { const seq = ++this.seq; this.items.set(seq, {...item, seq}); return seq; }
@@ -383,7 +506,9 @@ QUEUE_HARNESS = """
             return {status: 400, data: {q: ["too short"]}};
         },
     };
-    async function answer(body) {
+    async function answer(sealedBody) {
+        if (sealedBody.access_code) throw new Error("sent in clear");
+        const body = opened(sealedBody);
         sent.push([body.access_code, body.nonce, body.datetime]);
         if (delay) await new Promise((r) => setTimeout(r, delay));
         if (networkDown) throw new NetworkError("timeout");
@@ -406,13 +531,13 @@ QUEUE_HARNESS = """
     const known = (item) => (item.api || item.list === 1 ? api : null);
     const noLock = {locks: null, storage: null};
     const makeQueue = (event = "org:ev", lock = noLock) => new SyncQueue({
-        store, event, apiFor: known, lock, clock: () => clock,
+        store, event, apiFor: known, lock, sealer, clock: () => clock,
         onAccepted: (item) => accepted.push(item.body.access_code),
         onConflict: (item, data) => conflicts.push([item.body.access_code, data])});
     const queue = makeQueue();
     const add = (code, kind = "scan", extra = {}, body = {}) => queue.add({kind, list: 1, api: "/api/1/", ...extra,
         body: {access_code: code, nonce: "n-" + code, datetime: "2026-01-01T10:00:00Z", type: "entry", ...body}});
-    const state = async () => (await store.queueAll()).map((i) => [i.body.access_code, i.state, i.attempts]);
+    const state = async () => (await store.queueAll()).map((i) => [code(i), i.state, i.attempts]);
     const waits = async () => (await store.queueAll()).map((i) => i.next_try ? (Date.parse(i.next_try) - clock) / 1000 : null);
     const names = () => sent.map((s) => s[0]);
 """
@@ -450,7 +575,7 @@ def test_queue_three_items_the_server_fails_on_hold_back_nothing(js):
         for (const c of ["X1", "X2", "X3", "G1", "G2"]) await add(c);
         behaviour = {X1: "500", X2: "500", X3: "down"};
         const r = await queue.flush();
-        const failing = (await queue.pending()).map((i) => [i.body.access_code, i.attempts, i.last_error,
+        const failing = (await queue.pending()).map((i) => [code(i), i.attempts, i.last_error,
             (Date.parse(i.next_try) - clock) / 1000]);
         return {r, failing, accepted, sent: names(), probes};
     """)
@@ -469,7 +594,7 @@ def test_queue_backoff_grows_per_item_up_to_a_cap(js):
         const start = clock;
         for (let round = 0; round < 9; round++) {
             await queue.flush();
-            const x = (await store.queueAll()).find((i) => i.body.access_code === "X");
+            const x = (await store.queueAll()).find((i) => code(i) === "X");
             seen.push([x.attempts, (Date.parse(x.next_try) - clock) / 1000]);
             if (round === 0) behaviour = {X: "500"};  // Y goes through at its next try
             clock = Date.parse(x.next_try);
@@ -531,7 +656,7 @@ def test_queue_poisoned_items_are_parked_and_other_events_left_alone(js):
         await add("B");
         behaviour = {X: "throw", G: "gone"};
         const r = await queue.flush();
-        const parked = (await queue.parked()).map((i) => [i.body.access_code, i.why, i.reason]);
+        const parked = (await queue.parked()).map((i) => [code(i), i.why, i.reason]);
         return {r, parked, pending: (await queue.pending()).length, mine: (await queue.mine()).length,
                 all: (await store.queueAll()).length, sent: sent.map((s) => s[0])};
     """)
@@ -560,7 +685,7 @@ def test_queue_offline_uploads_are_kept_for_a_day_and_conflicts_reported(js):
                      EX: {status: 400, data: {status: "error", reason: "exchange"}},
                      R: {status: 409, data: {status: "error", reason: "already_redeemed", redeemed_at: "2026-01-01T09:00:00Z"}}};
         const r = await queue.flush();
-        const kept = (await store.queueAll()).map((i) => [i.body.access_code, i.state, i.recorded || null]);
+        const kept = (await store.queueAll()).map((i) => [code(i), i.state, i.recorded || null]);
         const counts = [(await queue.pending()).length, (await queue.parked()).length, (await queue.uploaded()).length];
         // an upload again (another tab, a reload) sends nothing of what is done
         sent.length = 0;
@@ -649,13 +774,16 @@ def test_store_replace_merge_and_queue_survive_reopen(js):
         const {DeskStore} = await load("store.js");
         const name = "desk-test-" + Math.random();
         let s = await DeskStore.open({name});
-        const rec = (h, name, inside, owner) => ({
-            code_hash: h, line_items: [], owner,
-            attendee: {name, email: name.toLowerCase() + "@x.org", order: "ORD" + h, checked_in: inside},
+        const rec = (h, inside, owner) => ({
+            code_hash: h, line_items: [], owner, sealed: "x", attendee: {position_id: owner, checked_in: inside},
         });
-        await s.replaceList(1, [rec("h1", "Ada", false, 1), rec("h2", "Alan", true, 2), rec("h3", "Grace", false, 3)], {salt: "s", sync_token: "t1"});
-        await s.replaceList(2, [rec("h1", "Other", false, 1)], {salt: "s2", sync_token: "x"});
-        await s.mergeList(1, [rec("h3", "Grace", true, 3), rec("h4", "Edsger", false, 4)], ["h1"], {salt: "s", sync_token: "t2"});
+        const person = (owner, name) => ({position_id: owner, name, email: name.toLowerCase() + "@x.org",
+                                          order: "ORD" + owner, company: null});
+        await s.replaceList(1, [rec("h1", false, 1), rec("h2", true, 2), rec("h3", false, 3)], {salt: "s", sync_token: "t1"},
+                            [person(1, "Ada"), person(2, "Alan"), person(3, "Grace")]);
+        await s.replaceList(2, [rec("h1", false, 1)], {salt: "s2", sync_token: "x"}, [person(1, "Other")]);
+        await s.mergeList(1, [rec("h3", true, 3), rec("h4", false, 4)], ["h1"], {salt: "s", sync_token: "t2"},
+                          [person(3, "Grace"), person(4, "Edsger")]);
         await s.queueAdd({nonce: "n1", state: "pending", body: {}});
         s.close();
         s = await DeskStore.open({name});
@@ -664,14 +792,19 @@ def test_store_replace_merge_and_queue_survive_reopen(js):
             other: await s.counts(2),
             meta: (await s.getMeta(1)).sync_token,
             gone: await s.getAttendee(1, "h1"),
-            search: (await s.search(1, "GRACE@")).map((r) => r.attendee.name),
+            // Ada's code was removed: her index entry went with it
+            search: (await s.searchPeople(1, "GRACE@")).map((p) => p.name),
+            people: (await s.searchPeople(1, "@x.org")).map((p) => p.position_id),
+            otherList: (await s.searchPeople(2, "other")).map((p) => [p.list, p.name]),
             queue: (await s.queueAll()).map((i) => i.nonce),
             byOwner: (await s.getByOwner(1, 4)).code_hash,
+            person: (await s.getPerson(1, 4)).name,
         };
-        await s.replaceList(1, [rec("h9", "Fresh", false, 9)], {salt: "new", sync_token: "t9"});
-        out.afterReplace = (await s.listAttendees(1)).map((r) => r.code_hash);
+        await s.replaceList(1, [rec("h9", false, 9)], {salt: "new", sync_token: "t9"});
+        out.afterReplace = [(await s.listAttendees(1)).map((r) => r.code_hash), (await s.searchPeople(1, "x.org")).length];
         await s.clearDownloads({owner: "me"});
-        out.cleared = [(await s.listAttendees(2)).length, await s.getMeta(2), await s.getOwner(), (await s.queueAll()).length];
+        out.cleared = [(await s.listAttendees(2)).length, (await s.searchPeople(2, "other")).length, await s.getMeta(2),
+                       await s.getOwner(), (await s.queueAll()).length];
         s.close();
         indexedDB.deleteDatabase(name);
         return out;
@@ -682,11 +815,35 @@ def test_store_replace_merge_and_queue_survive_reopen(js):
         "meta": "t2",
         "gone": None,
         "search": ["Grace"],
+        "people": [2, 3, 4],
+        "otherList": [[2, "Other"]],
         "queue": ["n1"],
         "byOwner": "h4",
-        "afterReplace": ["h9"],
-        "cleared": [0, None, "me", 1],
+        "person": "Edsger",
+        "afterReplace": [["h9"], 0],
+        "cleared": [0, 0, None, "me", 1],
     }
+
+
+def test_store_keeps_no_index_or_opened_field_in_the_records(js):
+    """Whatever a caller passes (a record as received, or one shown with its opened fields),
+    the attendees store keeps the sealed record only."""
+    assert js("""
+        const {DeskStore} = await load("store.js");
+        const name = "desk-test-" + Math.random();
+        const s = await DeskStore.open({name});
+        const shown = {position_id: 5, checked_in: false, name: "Ada", email: "ada@x.org", company: "AE",
+                       order: "ORD5", checkin_texts: ["VIP"], shown_answers: [{question: "Q", answer: "A"}],
+                       product: {id: 1, name: "Ticket"}};
+        await s.replaceList(1, [{code_hash: "h5", sealed: "S", line_items: [], attendee: shown,
+                                 index: {name: "Ada", email: "ada@x.org", order: "ORD5", company: "AE"}}], {salt: "s"});
+        await s.putAttendee({...(await s.getAttendee(1, "h5")), attendee: shown});
+        const out = await s.getAttendee(1, "h5");
+        s.close();
+        indexedDB.deleteDatabase(name);
+        return out;
+    """) == {"list": 1, "code_hash": "h5", "sealed": "S", "line_items": [], "owner": 5,
+             "attendee": {"position_id": 5, "checked_in": False, "product": {"id": 1, "name": "Ticket"}}}
 
 
 def test_store_keeps_one_record_per_owner_a_regenerated_secret_replaces_the_old(js):
@@ -744,18 +901,18 @@ def test_store_upgrade_from_version_1_keeps_the_queue_and_drops_old_records(js):
         s.db.onversionchange = null;
         s.close();
         const s2 = await DeskStore.open({name, onVersionChange: (e) => (changed = e.newVersion)});
-        const newer = await promisify(indexedDB.open(name, 4));
+        const newer = await promisify(indexedDB.open(name, 5));
         out.versionchange = [changed, s2.closed];
         newer.close();
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 3,
-        "stores": ["attendees", "conflicts", "meta", "queue"], "versionchange": [4, True],
+        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 4,
+        "stores": ["attendees", "conflicts", "meta", "people", "queue"], "versionchange": [5, True],
     }
 
 
-def test_store_upgrade_from_version_2_keeps_everything_and_adds_the_conflicts(js):
+def test_store_upgrade_from_version_2_adds_the_conflicts_and_drops_the_clear_records(js):
     assert js("""
         const {DeskStore} = await load("store.js");
         const name = "desk-test-" + Math.random();
@@ -781,15 +938,52 @@ def test_store_upgrade_from_version_2_keeps_everything_and_adds_the_conflicts(js
                        await s.conflictAdd(entry("checkin:2"))];
         await s.conflictPut({...entry("checkin:2"), dismissed: true});
         await s.conflictDelete("checkin:1");
-        const out = {version: s.db.version, attendee: (await s.getByOwner(1, 7)).attendee.name,
-                     meta: (await s.getMeta(1)).sync_token, queue: (await s.queueAll()).map((i) => i.nonce),
+        const out = {version: s.db.version, attendee: await s.getByOwner(1, 7),
+                     meta: await s.getMeta(1), queue: (await s.queueAll()).map((i) => i.nonce),
                      added, conflicts: (await s.conflictAll()).map((c) => [c.key, c.name, !!c.dismissed])};
         s.close();
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "version": 3, "attendee": "Ada", "meta": "t", "queue": ["n1"], "added": [True, False, True],
+        "version": 4, "attendee": None, "meta": None, "queue": ["n1"], "added": [True, False, True],
         "conflicts": [["checkin:2", "Ada", True]],
+    }
+
+
+def test_store_upgrade_from_version_3_drops_the_clear_records_and_keeps_queue_and_conflicts(js):
+    """Version 3 kept names and e-mails in the records: they go (the next sync downloads
+    the list again, sealed); what was scanned and what uploads found stay."""
+    assert js("""
+        const {DeskStore} = await load("store.js");
+        const name = "desk-test-" + Math.random();
+        const promisify = (r) => new Promise((ok, ko) => { r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+        const req = indexedDB.open(name, 3);
+        req.onupgradeneeded = () => {
+            const db = req.result;
+            db.createObjectStore("queue", {keyPath: "seq", autoIncrement: true}).createIndex("nonce", "nonce", {unique: true});
+            db.createObjectStore("attendees", {keyPath: ["list", "code_hash"]}).createIndex("owner", ["list", "owner"]);
+            db.createObjectStore("meta", {keyPath: "list"});
+            db.createObjectStore("conflicts", {keyPath: "key"});
+        };
+        const old = await promisify(req);
+        const tx = old.transaction(["attendees", "meta", "queue", "conflicts"], "readwrite");
+        tx.objectStore("attendees").put({list: 1, code_hash: "h", owner: 7, attendee: {name: "Ada", position_id: 7}});
+        tx.objectStore("meta").put({list: 1, salt: "s", sync_token: "t"});
+        tx.objectStore("meta").put({list: "owner", owner: "me"});
+        tx.objectStore("queue").put({nonce: "n1", list: 1, state: "pending", body: {}});
+        tx.objectStore("conflicts").put({key: "checkin:1", event: "e"});
+        await new Promise((ok) => (tx.oncomplete = ok));
+        old.close();
+        const s = await DeskStore.open({name});
+        const out = {version: s.db.version, attendees: (await s.listAttendees(1)).length, meta: await s.getMeta(1),
+                     owner: await s.getOwner(), queue: (await s.queueAll()).map((i) => i.nonce),
+                     conflicts: (await s.conflictAll()).map((c) => c.key), stores: [...s.db.objectStoreNames].sort()};
+        s.close();
+        indexedDB.deleteDatabase(name);
+        return out;
+    """) == {
+        "version": 4, "attendees": 0, "meta": None, "owner": None, "queue": ["n1"], "conflicts": ["checkin:1"],
+        "stores": ["attendees", "conflicts", "meta", "people", "queue"],
     }
 
 
@@ -869,14 +1063,19 @@ def test_conflicts_from_upload_answers_and_how_the_page_says_them(js):
         ];
         return {
             none: c.conflictFromUpload(item("P"), plain, now),
-            keys: entries.map((e) => [e.key, e.role, e.list, e.position_id, e.name]),
+            keys: entries.map((e) => [e.key, e.role, e.list, e.position_id, e.name, e.nonce, e.product]),
             texts: entries.map(say),
-            nameless: say({...entries[0], name: null}).slice(0, 4),
+            // a page that does not know the name (after a reload) says product and list
+            nameless: [describeConflict({...entries[0], name: null}, ui, "Main"), say({...entries[3], name: null}),
+                       say({...entries[0], name: null, product: null})],
         };
     """) == {
         "none": None,
-        "keys": [["checkin:31", "forced", 1, 7, "Ada Lovelace"], ["checkin:32", "forced", 1, 7, "Ada Lovelace"],
-                 ["nonce:n-R", "refused", 1, 7, "Ada Lovelace"], ["redeem:n-C", "redeem", 1, 7, "Ada Lovelace"]],
+        # the name is the page's (from the item as it saw it); Conflicts stores none
+        "keys": [["checkin:31", "forced", 1, 7, "Ada Lovelace", "n-A", "Ticket"],
+                 ["checkin:32", "forced", 1, 7, "Ada Lovelace", "n-B", "Ticket"],
+                 ["nonce:n-R", "refused", 1, 7, "Ada Lovelace", "n-R", "Ticket"],
+                 ["redeem:n-C", "redeem", 1, 7, "Ada Lovelace", "n-C", "T-shirt"]],
         "texts": [
             "Ada Lovelace — admitted offline at 19:02; already used at Gate B at 18:58. "
             "pretix recorded it as a forced check-in.",
@@ -886,13 +1085,18 @@ def test_conflicts_from_upload_answers_and_how_the_page_says_them(js):
             "pretix did not record it as a check-in.",
             "Ada Lovelace — T-shirt handed out offline at 19:02; already handed out at 18:58.",
         ],
-        "nameless": "— — ",
+        "nameless": [
+            "Ticket · Main — admitted offline at 19:02; already used at Gate B at 18:58. "
+            "pretix recorded it as a forced check-in.",
+            "— — T-shirt handed out offline at 19:02; already handed out at 18:58.",
+            "— — admitted offline at 19:02; already used at Gate B at 18:58. pretix recorded it as a forced check-in.",
+        ],
     }
 
 
 def test_conflicts_from_the_preload_concern_this_desks_own_uploads_only(js):
     assert js(CONFLICTS + """
-        const uploaded = new Map([["n-A", item("A")], ["n-F", item("F", {label: {name: "Grace Hopper"}})]]);
+        const uploaded = new Map([["n-A", item("A")], ["n-F", item("F", {label: {product: "Day pass"}})]]);
         const raw = [
             // this desk admitted first (n-A); another desk's offline admission was forced later
             {position_id: 7, reason: null, checkin: checkin(41, "2026-06-01T19:02:00Z", {forced: true, gate: "Gate A"}),
@@ -906,12 +1110,14 @@ def test_conflicts_from_the_preload_concern_this_desks_own_uploads_only(js):
             {position_id: 8, reason: null, checkin: null, others: []},
         ];
         const entries = c.conflictsFromPreload({event: "org:ev", list: 1, raw, uploaded, now});
-        return {keys: entries.map((e) => [e.key, e.role, e.position_id, e.name]), texts: entries.map(say)};
+        // stored items hold no names: the page says them from its memory (the Conflicts' shown())
+        return {keys: entries.map((e) => [e.key, e.role, e.position_id, e.nonce, e.product, "name" in e]),
+                texts: entries.map(say)};
     """) == {
-        "keys": [["checkin:41", "also", 7, "Ada Lovelace"], ["checkin:43", "forced", 9, "Grace Hopper"]],
+        "keys": [["checkin:41", "also", 7, "n-A", "Ticket", False], ["checkin:43", "forced", 9, "n-F", "Day pass", False]],
         "texts": [
-            "Ada Lovelace — admitted here at 18:58; also admitted at Gate A at 19:02 (offline).",
-            "Grace Hopper — admitted offline at 19:05; already used at 18:50. pretix recorded it as a forced check-in.",
+            "Ticket — admitted here at 18:58; also admitted at Gate A at 19:02 (offline).",
+            "Day pass — admitted offline at 19:05; already used at 18:50. pretix recorded it as a forced check-in.",
         ],
     }
 
@@ -919,15 +1125,15 @@ def test_conflicts_from_the_preload_concern_this_desks_own_uploads_only(js):
 def test_conflicts_are_kept_once_listed_newest_first_and_dismissed_for_good(js):
     assert js(CONFLICTS + """
         const {DeskStore} = await load("store.js");
+        const {SessionNames} = await load("names.js");
         const name = "desk-test-" + Math.random();
         const store = await DeskStore.open({name});
-        await store.replaceList(1, [{code_hash: "h9", owner: 9, line_items: [], attendee: {position_id: 9, name: "Alan Turing"}}],
-            {salt: "s", sync_token: "t"});
         let clock = now;
         let changes = 0;
         const uploaded = [item("A"), item("B")];
+        const names = new SessionNames();
         const keeper = new c.Conflicts({store, event: "org:ev", uploaded: async () => uploaded, clock: () => clock,
-                                        onChange: () => changes++});
+                                        names, onChange: () => changes++});
         const forced = (id, nonce, datetime) => ({status: "ok", offline: {recorded: "forced", conflict: {
             position_id: 7, reason: "already_redeemed", reason_explanation: null,
             checkin: checkin(id, datetime, {forced: true, nonce}), others: [checkin(id - 1, "2026-06-01T18:00:00Z")]}}});
@@ -935,7 +1141,7 @@ def test_conflicts_are_kept_once_listed_newest_first_and_dismissed_for_good(js):
         // the same conflict again from the preload: shown once
         const preload = [{position_id: 7, reason: null, checkin: checkin(51, "2026-06-01T19:02:00Z", {forced: true, nonce: "n-A"}),
                           others: [checkin(50, "2026-06-01T18:00:00Z")]},
-                         // no label: the name comes from the downloaded record of the position
+                         // this page never saw who position 9 is
                          {position_id: 9, reason: null, checkin: checkin(61, "2026-06-01T19:30:00Z", {forced: true}),
                           others: [checkin(60, "2026-06-01T19:01:00Z", {nonce: "n-B"})]}];
         uploaded[1] = {...item("B"), label: null};
@@ -944,6 +1150,12 @@ def test_conflicts_are_kept_once_listed_newest_first_and_dismissed_for_good(js):
         await new c.Conflicts({store, event: "org:other"}).fromUpload({...item("Z"), event: "org:other"},
             forced(71, "n-Z", "2026-06-01T19:40:00Z"));
         const shown = (await keeper.shown()).map((e) => [e.key, e.name]);
+        const storedNames = (await store.conflictAll()).filter((e) => "name" in e).length;
+        // a reload: the same conflicts, no names; a scan of this session tells one again
+        const reloaded = new c.Conflicts({store, event: "org:ev", clock: () => clock});
+        const afterReload = (await reloaded.shown()).map((e) => [e.key, e.name]);
+        reloaded.names.learnAttendee({position_id: 9, name: "Alan Turing"});
+        const toldAgain = (await reloaded.shown()).map((e) => [e.key, e.name]);
         await keeper.dismiss("checkin:51");
         const afterDismiss = (await keeper.shown()).map((e) => e.key);
         // a full download names it again: it stays dismissed
@@ -953,19 +1165,30 @@ def test_conflicts_are_kept_once_listed_newest_first_and_dismissed_for_good(js):
         const tombstones = (await store.conflictAll()).filter((e) => e.dismissed).length;
         clock += 2 * 3600 * 1000;
         await keeper.purge();
-        const out = {added, shown, afterDismiss, again, tombstones, changes,
-                     left: (await store.conflictAll()).map((e) => e.key).sort()};
+        // an entry an earlier page stored with its name: shown from memory, stored without it
+        await store.conflictPut({...(await store.conflictAll()).find((e) => e.key === "checkin:61"), name: "Old Name"});
+        const oldShown = (await keeper.shown()).map((e) => e.name);
+        await keeper.purge();
+        const oldStored = (await store.conflictAll()).filter((e) => "name" in e).length;
+        const out = {added, shown, storedNames, afterReload, toldAgain, afterDismiss, again, tombstones, changes,
+                     oldShown, oldStored, left: (await store.conflictAll()).map((e) => e.key).sort()};
         store.close();
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
         "added": 1,
-        # newest first: 61 arose at 19:30 (the other desk's admission), 51 at 19:02
-        "shown": [["checkin:61", "Alan Turing"], ["checkin:51", "Ada Lovelace"]],
+        # newest first: 61 arose at 19:30 (the other desk's admission), 51 at 19:02; the name
+        # of 51 is the one this page saw when it queued the scan
+        "shown": [["checkin:61", None], ["checkin:51", "Ada Lovelace"]],
+        "storedNames": 0,
+        "afterReload": [["checkin:61", None], ["checkin:51", None]],
+        "toldAgain": [["checkin:61", "Alan Turing"], ["checkin:51", None]],
         "afterDismiss": ["checkin:61"],
         "again": 0,
         "tombstones": 1,
         "changes": 3,
+        "oldShown": ["Old Name"],
+        "oldStored": 0,
         "left": ["checkin:61", "checkin:71"],
     }
 

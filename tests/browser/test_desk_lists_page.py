@@ -7,7 +7,7 @@ from django_scopes import scopes_disabled
 from pretix.base.models import CheckinList, Gate, Item
 
 from tests.browser.conftest import login, wait_until_reloadable_offline
-from tests.browser.desk_page_helpers import open_setup, storage_snapshot
+from tests.browser.desk_page_helpers import open_setup, queue_body, storage_snapshot
 from tests.browser.test_desk_scanning import checkins, result_state, wedge
 from tests.conftest import make_order
 
@@ -79,7 +79,7 @@ def test_two_lists_and_a_gate_online_and_offline(context, desk_data):
     wedge(page, park2.secret)  # in neither download: never admitted offline
     assert "Cannot verify offline" in result_state(page, "unverified")
     page.wait_for_selector("body[data-queued='3']")
-    queue = {i["body"]["access_code"]: i for i in storage_snapshot(page)["queue"]}
+    queue = {queue_body(event, i)["access_code"]: i for i in storage_snapshot(page)["queue"]}
     assert set(queue) == {desk_data["grace"].secret, shirt2.secret, desk_data["unpaid"].secret}
     grace_item, shirt_item = queue[desk_data["grace"].secret], queue[shirt2.secret]
     assert (grace_item["list"], grace_item["body"]["other_lists"], grace_item["body"]["gate"]) == (main.pk, [shirts.pk], "hall")

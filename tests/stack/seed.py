@@ -136,9 +136,8 @@ def seed(*, attendees, organizer="bench", order_events=True):
     from pretix.base.models import Organizer
     from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
-    from pretix_desk.models import AutoCheckinRule as DeskRule
-
     from pretix_desk.desk.sealing import derive_missing
+    from pretix_desk.models import AutoCheckinRule as DeskRule
 
     out = seed_organizer(organizer)
     with scopes_disabled():

@@ -7,9 +7,9 @@
 
 import {NetworkError} from "./api.js";
 import {checkInCode, OVERRIDES, scanTarget} from "./checkin.js";
-import {codeHash} from "./hash.js";
 import {handOut} from "./handout.js";
 import {markAnswered, markRedeemed, ownerOf} from "./offline.js";
+import {findRecord} from "./seal.js";
 import {checkInRecord, printFromHit, search} from "./search.js";
 import {Deduper, newNonce} from "./util.js";
 
@@ -60,14 +60,15 @@ export class DeskActions {
         }
     }
 
-    /** The downloaded record of a code on a list, with the list's meta; nulls if none. */
+    /** The downloaded record of a code on a list (as stored: sealed), with the list's meta;
+     * nulls if none. */
     async findByCode(listId, code) {
         const store = this.desk.store;
         const meta = store ? await store.getMeta(listId) : null;
         if (!meta) {
             return {meta: null, record: null};
         }
-        return {meta, record: await store.getAttendee(listId, await codeHash(meta.salt, code))};
+        return {meta, record: await findRecord(store, listId, meta, code)};
     }
 
     async queued(listId, record) {
@@ -233,6 +234,7 @@ export class DeskActions {
         return search(this, query);
     }
 
+    /** options: {person} the search result's index entry (its name is shown), {flags} */
     checkInRecord(record, options) {
         return checkInRecord(this, record, options);
     }

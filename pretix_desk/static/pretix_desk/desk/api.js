@@ -28,7 +28,8 @@ export class DeskApi {
         this.csrfToken = csrfToken;
         this.fetchImpl = fetchImpl || ((...args) => globalThis.fetch(...args));
         this.isOnline = isOnline || (() => (typeof navigator === "undefined" ? true : navigator.onLine !== false));
-        /** {mark(), answered(mark), failed(error)}: connectivity.js */
+        /** {mark(), answered(mark, status), failed(error)}: connectivity.js (session.js
+         * watches the statuses) */
         this.reporter = reporter || {answered() {}, failed() {}};
     }
 
@@ -36,7 +37,7 @@ export class DeskApi {
         const mark = this.reporter.mark ? this.reporter.mark() : undefined;
         try {
             const result = await this.send(method, path, options);
-            this.reporter.answered(mark);
+            this.reporter.answered(mark, result.status);
             return result;
         } catch (e) {
             if (e instanceof NetworkError) {

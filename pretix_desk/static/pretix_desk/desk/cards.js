@@ -130,6 +130,20 @@ export class DeskCards {
         box.hidden = false;
     }
 
+    /** Where the search results go: why there are none to be had (offline search for a
+     * login without the search index). */
+    showSearchUnavailable(text) {
+        const box = this.$("desk-results");
+        fill(box,
+            el("div", {class: "desk-results-head"},
+                el("h2", {text: this.T.search_results}),
+                el("button", {type: "button", class: "desk-btn desk-btn--small", onclick: () => this.hideResults()}, this.T.close),
+            ),
+            el("p", {class: "desk-search-unavailable", text}),
+        );
+        box.hidden = false;
+    }
+
     hideResults() {
         this.$("desk-results").hidden = true;
         this.$("desk-results").replaceChildren();

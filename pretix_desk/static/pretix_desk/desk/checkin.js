@@ -14,9 +14,9 @@
  * not. */
 
 import {isAuthProblem} from "./api.js";
-import {codeHash} from "./hash.js";
 import {answerScanOffline, markAnswered, markCheckin, ownerOf, pickList} from "./offline.js";
 import {unsupportedOf} from "./questions.js";
+import {canDerive, findRecord, openRecord} from "./seal.js";
 import {fmt} from "./util.js";
 
 /** What staff may choose after a refusal that offers it (the answer's "override"). */
@@ -83,7 +83,8 @@ export async function checkInCode(actions, {code, body, retry}) {
             // the upload is recognised and nothing counts twice.
             await checkInOffline(actions, {
                 body: {...body, datetime: startedAt}, code, retry,
-                find: async (l, meta) => desk.store.getAttendee(l.id, await codeHash(meta.salt, code)),
+                find: (l, meta) => findRecord(desk.store, l.id, meta, code),
+                open: (c) => openRecord(c.record, code, c.meta),
             });
             return;
         }
@@ -123,9 +124,12 @@ export async function checkInCode(actions, {code, body, retry}) {
  * @param body  the scan (access_code or position_id, type, nonce, datetime, overrides,
  *              answers given so far)
  * @param find  async function(list, meta): the downloaded record on that list, or null
+ * @param open  async function({list, meta, record}): the personal fields to show with the
+ *              record (opened with the scanned code, or a search result's index entry);
+ *              shown only, never stored
  * @param code  the scanned code (null for a search result: the card then has no hand-out)
  */
-export async function checkInOffline(actions, {body, find, code = null, retry = null}) {
+export async function checkInOffline(actions, {body, find, open = async () => ({}), code = null, retry = null}) {
     const desk = actions.desk;
     const candidates = [];
     for (const list of desk.lists.chosen) {
@@ -140,6 +144,11 @@ export async function checkInOffline(actions, {body, find, code = null, retry = 
     // The list the server would check the ticket in on: questions do not count for that.
     const c = candidates[candidates.length > 1 ? pickList(candidates.map((x) => answerOn(x, null))) : 0];
     let answer = answerOn(c, body.answers || {});
+    if (!c.record && code && candidates.some((x) => x.meta && x.meta.seal && !canDerive(x.meta.seal))) {
+        // Sealed records are found with WebCrypto, which plain http does not offer.
+        answer = {status: "unverified", reason: "no_crypto"};
+    }
+    const shown = c.record ? {...c.record.attendee, ...(await open(c))} : null;
     while (answer.status === "incomplete") {
         const known = (c.meta && c.meta.questions) || {};
         const questions = answer.questions.map((id) => known[String(id)]);
@@ -148,7 +157,7 @@ export async function checkInOffline(actions, {body, find, code = null, retry = 
             break;
         }
         const answers = await askQuestions(actions, {
-            questions, attendee: c.record.attendee, values: body.answers, offline: true,
+            questions, attendee: shown, values: body.answers, offline: true,
         });
         if (!answers) {
             return;
@@ -159,29 +168,30 @@ export async function checkInOffline(actions, {body, find, code = null, retry = 
     const record = c.record;
     if (answer.status !== "ok") {
         if (answer.status === "error" && record) {
-            await queueOffline(actions, {list: c.list, meta: c.meta, record, body, answer});
+            await queueOffline(actions, {list: c.list, meta: c.meta, record, shown, body, answer});
             actions.onQueued();
         }
-        const attendee = record ? {...record.attendee, checked_in_at: answer.checked_in_at || record.attendee.checked_in_at} : null;
+        const attendee = record ? {...shown, checked_in_at: answer.checked_in_at || record.attendee.checked_in_at} : null;
         actions.showScan(code, {...answer, attendee, line_items: record && record.line_items, list: c.list},
             {offline: true, direction: body.type, retry});
         return;
     }
     const others = candidates.filter((x) => x !== c).map((x) => x.list.id);
-    await queueOffline(actions, {list: c.list, meta: c.meta, record, body, answer, others});
+    await queueOffline(actions, {list: c.list, meta: c.meta, record, shown, body, answer, others});
     const updated = markAnswered(markCheckin(record, body.type, body.datetime), body.answers);
     await desk.store.putAttendee(updated);
     actions.onLocalChange(c.list.id);
     actions.onQueued();
-    actions.showScan(code, {status: "ok", attendee: updated.attendee, line_items: record.line_items, list: c.list},
-        {offline: true, direction: body.type});
+    actions.showScan(code, {status: "ok", attendee: {...shown, ...updated.attendee}, line_items: record.line_items,
+        list: c.list}, {offline: true, direction: body.type});
 }
 
 /** Queue what the desk answered offline, so that pretix records it as the door's fact
  * (docs/desk-api.rst, "offline"): an admission (for the list that admitted, the other lists
  * after it), or a refusal (a failed scan on the list that refused; its answers are not
- * sent, nothing is saved for a refused scan). sync_token says which download answered. */
-async function queueOffline(actions, {list, meta, record, body, answer, others = []}) {
+ * sent, nothing is saved for a refused scan). sync_token says which download answered;
+ * shown: the attendee as the card shows it (the name stays in this page's memory). */
+async function queueOffline(actions, {list, meta, record, shown, body, answer, others = []}) {
     const desk = actions.desk;
     const queued = {...body};
     delete queued.other_lists;
@@ -195,6 +205,6 @@ async function queueOffline(actions, {list, meta, record, body, answer, others =
     queued.offline = offline;
     await desk.queue.add({
         kind: "scan", list: list.id, api: list.api, body: queued, owner: ownerOf(record),
-        label: {name: record.attendee.name, product: desk.ui.productLabel(record.attendee)},
+        label: {name: (shown || record.attendee).name, product: desk.ui.productLabel(record.attendee)},
     });
 }

@@ -8,7 +8,13 @@
  *
  * Both ways of learning of a check-in conflict give it the same key (the id of the check-in
  * recorded last), so it is shown once. A dismissed conflict stays as a tombstone for two
- * days: a full download names the conflicts of 24 hours, and must not bring it back. */
+ * days: a full download names the conflicts of 24 hours, and must not bring it back.
+ *
+ * A stored conflict names nobody (docs/offline.rst, "Sealed records"): it keeps the position,
+ * the product, the list and this desk's nonce; the name is shown while this page knows it
+ * (names.js). */
+
+import {SessionNames} from "./names.js";
 
 export const CHANNEL_NAME = "pretix-desk-conflicts";
 export const KEEP_DISMISSED_MS = 48 * 3600 * 1000;
@@ -25,21 +31,33 @@ function labelName(item) {
     return (item && item.label && item.label.name) || null;
 }
 
+/** An entry as it is stored: names stay in this page's memory. */
+function withoutName(entry) {
+    const kept = {...entry};
+    delete kept.name;
+    return kept;
+}
+
+function labelProduct(item) {
+    return (item && item.label && item.label.product) || null;
+}
+
 /**
  * A conflict from an upload's answer, or null when the answer reports none.
- * @param item  the queued item that was uploaded
+ * @param item  the queued item that was uploaded, as the page saw it (with its name if known)
  * @param data  the server's answer (an offline scan's "offline", or a hand-out's 409)
  * @param now   the time in ms
  */
 export function conflictFromUpload(item, data, now) {
     const common = {
         event: item.event, list: (data.list && data.list.id) || item.list, name: labelName(item),
-        position_id: item.owner, noted: new Date(now).toISOString(), dismissed: false,
+        position_id: item.owner, nonce: item.nonce, product: labelProduct(item),
+        noted: new Date(now).toISOString(), dismissed: false,
     };
     if (item.kind === "redeem") {
         return {
             ...common, key: "redeem:" + item.nonce, role: "redeem", at: item.body.datetime,
-            product: (item.label && item.label.product) || null, other: {datetime: data.redeemed_at || null, place: null},
+            other: {datetime: data.redeemed_at || null, place: null},
         };
     }
     const conflict = data.offline && data.offline.conflict;
@@ -81,11 +99,12 @@ export function conflictsFromPreload({event, list, raw, uploaded, now}) {
         const forcedHere = recorded.nonce && uploaded.get(recorded.nonce);
         const mine = others.find((c) => c.nonce && uploaded.has(c.nonce));
         if (forcedHere) {
-            out.push({...common, role: "forced", name: labelName(forcedHere), at: recorded.datetime,
-                other: brief(others.find((c) => c.id !== recorded.id))});
+            out.push({...common, role: "forced", nonce: forcedHere.nonce, product: labelProduct(forcedHere),
+                at: recorded.datetime, other: brief(others.find((c) => c.id !== recorded.id))});
         } else if (mine) {
             // This desk admitted first; another desk's offline admission came later.
-            out.push({...common, role: "also", name: labelName(uploaded.get(mine.nonce)), at: mine.datetime,
+            const item = uploaded.get(mine.nonce);
+            out.push({...common, role: "also", nonce: item.nonce, product: labelProduct(item), at: mine.datetime,
                 other: brief(recorded)});
         }
     }
@@ -107,11 +126,14 @@ export class Conflicts {
      * @param store     a DeskStore (conflictAdd/conflictPut/conflictDelete/conflictAll, getByOwner)
      * @param event     the page's storage key
      * @param uploaded  async function(): this event's uploaded queue items
+     * @param names     this page's memory of names (names.js)
      * @param channel   a BroadcastChannel shared by the tabs, or null
      */
-    constructor({store, event, uploaded = async () => [], onChange = () => {}, channel = null, clock = () => Date.now()}) {
+    constructor({store, event, uploaded = async () => [], onChange = () => {}, channel = null, names = new SessionNames(),
+        clock = () => Date.now()}) {
         this.store = store;
         this.event = event;
+        this.names = names;
         this.uploaded = uploaded;
         this.onChange = onChange;
         this.channel = channel;
@@ -128,16 +150,13 @@ export class Conflicts {
         }
     }
 
-    /** Store new conflicts (known keys are left as they are); a missing name comes from the
-     * downloaded record of the position. */
+    /** Store new conflicts (known keys are left as they are), without their names: those
+     * stay in this page's memory. */
     async add(entries) {
         let added = 0;
         for (const entry of entries) {
-            if (!entry.name && entry.position_id) {
-                const record = await this.store.getByOwner(entry.list, entry.position_id).catch(() => null);
-                entry.name = (record && record.attendee && record.attendee.name) || null;
-            }
-            added += (await this.store.conflictAdd(entry)) ? 1 : 0;
+            this.names.learn({nonce: entry.nonce, position: entry.position_id, name: entry.name});
+            added += (await this.store.conflictAdd(withoutName(entry))) ? 1 : 0;
         }
         if (added) {
             this.changed();
@@ -161,28 +180,47 @@ export class Conflicts {
     }
 
     async mine() {
-        return (await this.store.conflictAll()).filter((c) => c.event === this.event);
+        const entries = (await this.store.conflictAll()).filter((c) => c.event === this.event);
+        for (const entry of entries) {
+            // an earlier page's entry, until purge() takes the name out
+            this.names.learn({nonce: entry.nonce, position: entry.position_id, name: entry.name});
+        }
+        return entries;
     }
 
-    /** What the page lists: this event's conflicts not dismissed, newest first. */
+    /** What the page lists: this event's conflicts not dismissed, newest first, with the
+     * names this page knows, or else the search index holds (logins that may view orders). */
     async shown() {
-        return (await this.mine()).filter((c) => !c.dismissed).sort(newestFirst);
+        const entries = (await this.mine()).filter((c) => !c.dismissed).sort(newestFirst);
+        return Promise.all(entries.map(async (c) => ({...c, name: this.names.of({nonce: c.nonce, position: c.position_id})
+            || await this.indexedName(c)})));
+    }
+
+    async indexedName(entry) {
+        if (!entry.position_id || !this.store.getPerson) {
+            return null;
+        }
+        const person = await this.store.getPerson(entry.list, entry.position_id).catch(() => null);
+        return (person && person.name) || null;
     }
 
     async dismiss(key) {
         const entry = (await this.mine()).find((c) => c.key === key);
         if (entry) {
-            await this.store.conflictPut({...entry, dismissed: true, dismissed_at: new Date(this.clock()).toISOString()});
+            await this.store.conflictPut({...withoutName(entry), dismissed: true,
+                dismissed_at: new Date(this.clock()).toISOString()});
         }
         this.changed();
     }
 
-    /** Tombstones older than two days go. */
+    /** Tombstones older than two days go; an earlier page's entry loses its name. */
     async purge() {
         const before = this.clock() - KEEP_DISMISSED_MS;
         for (const entry of await this.mine()) {
             if (entry.dismissed && !(Date.parse(entry.dismissed_at) > before)) {
                 await this.store.conflictDelete(entry.key);
+            } else if ("name" in entry) {
+                await this.store.conflictPut(withoutName(entry));
             }
         }
     }

@@ -8,9 +8,11 @@
  *                    settings (remembered in prefs.js)
  *   sync.js          queue upload and list download in the background
  *   storage.js       the offline store and queue (store.js, queue.js), or none
- *   privacy.js       log out, remove the download, another user's data
+ *   privacy.js       log out, remove the download, another user's data; session.js
+ *                    notices a login that ended elsewhere
  *   conflicts.js     what the uploads of offline answers collided with
- *   ui.js, cards.js, uploadview.js, counters.js  the view; scanner.js and camera.js the input
+ *   ui.js, cards.js, uploadview.js, counters.js  the view (names.js: the names this page
+ *                    saw, never stored); scanner.js and camera.js the input
  * Configuration and translated strings come from JSON blocks the server renders. */
 
 import {DeskActions} from "./actions.js";
@@ -20,10 +22,12 @@ import {DeskCards} from "./cards.js";
 import {Connectivity} from "./connectivity.js";
 import {Counters} from "./counters.js";
 import {DeskLists} from "./lists.js";
+import {SessionNames} from "./names.js";
 import {Prefs} from "./prefs.js";
-import {logout, removeDownloadsNow} from "./privacy.js";
+import {loggedOut, logout, removeDownloadsNow} from "./privacy.js";
 import {QuestionForm} from "./questions.js";
 import {attachScanner} from "./scanner.js";
+import {SessionWatch} from "./session.js";
 import {DeskSetup} from "./setup.js";
 import {beep, unlock} from "./sound.js";
 import {OfflineMode} from "./storage.js";
@@ -55,13 +59,24 @@ export class Desk {
         this.store = null; // set by OfflineMode
         this.queue = null; // set by OfflineMode
         this.conflicts = null; // set by OfflineMode
+        this.names = new SessionNames();
         this.ui = new DeskUI({T, locale: config.locale, timeZone: config.timezone});
         this.cards = new DeskCards(this.ui);
-        this.uploads = new UploadView(this.ui);
+        this.uploads = new UploadView(this.ui, {
+            names: this.names, listName: (listId) => (this.lists.get(listId) || {}).name || null,
+        });
         this.counters = new Counters(this);
         this.prefs = new Prefs(config.storage_key);
         this.conn = new Connectivity({reachable: navigator.onLine !== false, capable: false});
-        this.lists = new DeskLists({lists: config.lists, reporter: this.conn, csrfToken: () => csrfToken(config)});
+        this.session = new SessionWatch({
+            url: config.urls.session, owner: config.owner,
+            onEnded: () => loggedOut(this).then(() => this.refresh()),
+            onOther: () => loggedOut(this, {otherUser: true}).then(() => this.refresh()),
+            onBack: () => this.ui.banner(""),
+        });
+        this.lists = new DeskLists({
+            lists: config.lists, reporter: this.session.watch(this.conn), csrfToken: () => csrfToken(config),
+        });
         this.setup = new DeskSetup({
             box: $("desk-setup"), config, prefs: this.prefs, lists: this.lists, T,
             onChange: (what) => what === "lists" && this.sync.now(),

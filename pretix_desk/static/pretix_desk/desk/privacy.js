@@ -1,7 +1,11 @@
 /* What the desk leaves on the device, and how it goes (docs/offline.rst, "What is stored
- * where"): the downloaded lists in IndexedDB, the desk's settings in localStorage, and the
- * service worker with its cached page. The queue of unsent scans is never deleted here (nor
- * the conflicts staff have not seen yet); logging out drops the scans kept after upload. */
+ * where"): the downloaded lists (and search index) in IndexedDB, the conflicts and the scans
+ * kept a day after upload, the desk's settings in localStorage, and the service worker with
+ * its cached page. Logging out, however it happens (the desk's button, pretix's logout in
+ * another tab, a session that expired or was ended elsewhere), removes them at the next
+ * opportunity. The queue of unsent scans is never deleted here: it is sealed to the server
+ * (envelope.js), nobody can read it on the device, and the next login of its event on this
+ * browser uploads it. */
 
 import {isUploaded} from "./queue.js";
 
@@ -9,6 +13,10 @@ export const SETTINGS_PREFIX = "pretix_desk:";
 /** The service worker's caches ("pretix-desk-…", or "pretix-desk:<page>:…"). */
 export const CACHE_PREFIX = "pretix-desk";
 const WORKER_SUFFIX = "/desk/sw.js";
+/** The header the service worker stamps on the pages it caches (not on assets). */
+const CACHED_AT = "X-Pretix-Desk-Cached-At";
+/** How long the desk's Log out shows that unsent scans stay sealed before it goes on. */
+export const LOGOUT_NOTICE_MS = 4000;
 
 /** Another login downloaded what is stored: delete it before anything is shown.
  * Returns true when something was deleted. */
@@ -53,6 +61,26 @@ export async function clearPageCache() {
     }
 }
 
+/** The cached desk pages (the login was one for the whole site); the assets stay, so a
+ * page opened online later starts at once. */
+export async function deleteCachedPages() {
+    if (!globalThis.caches) {
+        return;
+    }
+    for (const name of await caches.keys()) {
+        if (!name.startsWith(CACHE_PREFIX)) {
+            continue;
+        }
+        const cache = await caches.open(name);
+        for (const request of await cache.keys()) {
+            const cached = await cache.match(request);
+            if (cached && cached.headers.has(CACHED_AT)) {
+                await cache.delete(request);
+            }
+        }
+    }
+}
+
 export async function unregisterWorkers() {
     if (!navigator.serviceWorker || !navigator.serviceWorker.getRegistrations) {
         return;
@@ -66,7 +94,7 @@ export async function unregisterWorkers() {
 }
 
 /** Scans kept after their upload (to know this desk's own check-ins in conflicts): they
- * hold access codes, and nothing is lost with them. */
+ * are of no use to the next login, and nothing is lost with them. */
 export async function forgetUploaded(store) {
     for (const item of await store.queueAll()) {
         if (isUploaded(item)) {
@@ -75,16 +103,14 @@ export async function forgetUploaded(store) {
     }
 }
 
-/** Everything but the queue of unsent scans, for logging out. Each part is tried even if
- * another fails. */
-export async function forgetDevice(store) {
-    const steps = [
-        () => (store ? store.clearDownloads() : null),
-        () => (store ? forgetUploaded(store) : null),
-        () => clearSettings(),
-        () => clearPageCache(),
-        () => unregisterWorkers(),
-    ];
+export async function forgetConflicts(store) {
+    for (const entry of await store.conflictAll()) {
+        await store.conflictDelete(entry.key);
+    }
+}
+
+/** Run every step, each even if another fails. */
+async function tryEach(steps) {
     for (const step of steps) {
         try {
             await step();
@@ -92,6 +118,27 @@ export async function forgetDevice(store) {
             // Go on with the rest.
         }
     }
+}
+
+/** What a login downloaded or learnt: the downloaded lists and search index, the conflicts,
+ * the scans kept after upload. The unsent queue stays; owner: the owner tag to keep (the
+ * page stays open for this login), or null. */
+export function forgetSession(store, {owner = null} = {}) {
+    return tryEach([
+        () => store.clearDownloads({owner}),
+        () => forgetConflicts(store),
+        () => forgetUploaded(store),
+    ]);
+}
+
+/** Everything but the queue of unsent scans, for logging out. */
+export function forgetDevice(store) {
+    return tryEach([
+        () => (store ? forgetSession(store) : null),
+        () => clearSettings(),
+        () => clearPageCache(),
+        () => unregisterWorkers(),
+    ]);
 }
 
 /** "Remove the downloaded list from this device", for the page: stop downloading it again
@@ -104,10 +151,22 @@ export async function removeDownloadsNow(desk) {
     }
 }
 
-/** "Log out": upload what can be uploaded, then delete what the desk keeps on this device
- * (not the queue) and log out of pretix. Unsent scans are worth a question first.
- * Returns false when it asked instead of logging out. */
-export async function logout(desk, {confirmed = false} = {}) {
+/** Forget what this page showed: names, the card, search results. */
+function forgetShown(desk) {
+    if (desk.names) {
+        desk.names.forget();
+    }
+    if (desk.queue) {
+        desk.queue.forgetSeen();
+    }
+    desk.cards.hideCard();
+    desk.cards.hideResults();
+}
+
+/** "Log out": upload what can be uploaded, delete what the desk keeps on this device (not the
+ * queue) and log out of pretix. Scans that could not be uploaded stay sealed: the page says
+ * so, and goes on. */
+export async function logout(desk, {noticeMs = LOGOUT_NOTICE_MS} = {}) {
     const {ui, T} = desk;
     ui.banner(T.logout_uploading);
     let unsent = 0;
@@ -120,15 +179,39 @@ export async function logout(desk, {confirmed = false} = {}) {
             unsent = -1;
         }
     }
-    if (unsent && !confirmed) {
-        ui.banner(T.logout_unsent, [
-            {label: T.logout_anyway, onClick: () => logout(desk, {confirmed: true})},
-            {label: T.cancel, primary: true, onClick: () => ui.banner("")},
-        ]);
-        return false;
-    }
     desk.sync.stop();
+    forgetShown(desk);
     await forgetDevice(desk.store);
+    if (unsent) {
+        ui.banner(T.logout_kept_sealed);
+        await new Promise((resolve) => setTimeout(resolve, noticeMs));
+    }
     location.assign(desk.config.urls.logout);
-    return true;
+}
+
+/** The page found that its login has ended (pretix's logout in another tab, a session that
+ * expired or was ended elsewhere), or that another user is logged in now: what that login
+ * downloaded or learnt goes at once; the sealed queue stays for the next login. */
+export async function loggedOut(desk, {otherUser = false} = {}) {
+    const {ui, T} = desk;
+    await Promise.resolve(desk.sync.running).catch(() => {});
+    forgetShown(desk);
+    if (desk.store) {
+        await forgetSession(desk.store, {owner: otherUser ? null : desk.config.owner});
+        if (desk.queue) {
+            desk.queue.changed();
+        }
+        if (desk.conflicts) {
+            desk.conflicts.changed();
+        }
+    }
+    await deleteCachedPages().catch(() => {});
+    ui.note("");
+    if (otherUser) {
+        ui.banner(T.session_other_user, [{label: T.reload, primary: true, onClick: () => location.reload()}]);
+    } else {
+        ui.banner(T.session_ended, [
+            {label: T.login_again, primary: true, onClick: () => location.assign(desk.config.urls.page)},
+        ]);
+    }
 }

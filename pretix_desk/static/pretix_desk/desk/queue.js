@@ -11,10 +11,18 @@
  * the round goes on; only when the server cannot be reached at all (a probe fails too) does
  * the round stop, and then no item is to blame. Offline scans pretix recorded stay for
  * 24 hours as "uploaded", so that the desk knows its own check-ins in other desks'
- * conflicts. One tab uploads at a time (locks.js); every tab hears of changes. */
+ * conflicts. One tab uploads at a time (locks.js); every tab hears of changes.
+ *
+ * At rest an item holds what the page needs without the code (list, position, entry or exit,
+ * time, nonce, product): the access code and the answers are sealed to the server
+ * (envelope.js) and uploaded so, and the name the page showed stays in this page's memory
+ * (names.js). Items queued by an earlier version of the page in clear are sealed by the
+ * next upload round. */
 
 import {NetworkError} from "./api.js";
+import {Sealer, secretsOf} from "./envelope.js";
 import {runExclusive} from "./locks.js";
+import {SessionNames} from "./names.js";
 
 export const CHANNEL_NAME = "pretix-desk-queue";
 /** An item the server failed on waits 15 s, 30 s, 1 min, … at most 5 min before its next try. */
@@ -73,21 +81,43 @@ function keepsAfterUpload(item) {
     return item.kind === "scan" && !!(item.body && item.body.offline);
 }
 
+/** What of a refusal the item keeps: whether pretix refused the answers (the answer itself
+ * may name the attendee). */
+function refusalSummary(data) {
+    return data && data.answers ? {answers: true} : null;
+}
+
+/** An item an earlier page stored in clear: a code or answers, a name, a refusal's answer. */
+function holdsClear(item) {
+    return !!(secretsOf(item.body) || (item.label && item.label.name) || item.code_hash
+        || (item.response && Object.keys(item.response).some((k) => k !== "answers")));
+}
+
+const NO_SEALER = new Sealer(null);
+
 export class SyncQueue {
     /**
      * @param store   a DeskStore (or anything with queueAdd/queuePut/queueDelete/queueAll)
      * @param event   the page's storage key: items of other events are left alone
      * @param apiFor  function(item) returning the DeskApi to upload it with, or null
      * @param onConflict  function(item, data) for an upload that met a conflict
+     * @param onAccepted, onConflict  function(item, data): the item as this page saw it
+     *                (its sealed fields and name where this page knows them)
+     * @param sealer  seals what an item must not hold in clear (envelope.js Sealer)
+     * @param names   this page's memory of names (names.js)
      * @param channel a BroadcastChannel shared by the tabs, or null
      * @param lock    options for runExclusive (tests pass their own)
      * @param clock   function() returning the time in ms (tests pass their own)
      */
     constructor({store, event, apiFor, onChange = () => {}, onAccepted = () => {}, onConflict = () => {}, channel = null,
-        lock = {}, clock = () => Date.now()}) {
+        sealer = NO_SEALER, names = new SessionNames(), lock = {}, clock = () => Date.now()}) {
         this.store = store;
         this.event = event;
         this.apiFor = apiFor;
+        this.sealer = sealer;
+        this.names = names;
+        /** nonce -> the sealed fields of items this page queued or unsealed, in memory only */
+        this.seen = new Map();
         this.onChange = onChange;
         this.onAccepted = onAccepted;
         this.onConflict = onConflict;
@@ -107,22 +137,74 @@ export class SyncQueue {
         }
     }
 
-    async add({kind, list, api, body, owner = null, codeHash = null, label = null}) {
+    /** Queue a scan or hand-out. label: {name, product} as shown; the name is kept in this
+     * page's memory only, the code and answers of the body only sealed. */
+    async add({kind, list, api, body, owner = null, label = null}) {
         if (!body || !body.nonce || !body.datetime) {
             throw new Error("queued items need a nonce and a datetime");
         }
         const item = {
-            event: this.event, kind, list, api, body, owner, code_hash: codeHash, label,
+            event: this.event, kind, list, api, body: await this.sealer.sealBody(body), owner,
+            label: label && label.product ? {product: label.product} : null,
             nonce: body.nonce, created: body.datetime, state: "pending", attempts: 0,
         };
         item.seq = await this.store.queueAdd(item);
+        this.remember(item, body, label && label.name);
         this.changed();
         return item;
     }
 
+    remember(item, body, name) {
+        const secrets = secretsOf(body);
+        if (secrets) {
+            this.seen.set(item.nonce, secrets);
+        }
+        this.names.learn({nonce: item.nonce, position: item.owner, name});
+    }
+
+    /** The item as this page saw it: its sealed fields and its name, where known. */
+    asSeen(item) {
+        const name = this.names.of({nonce: item.nonce, position: item.owner});
+        return {
+            ...item, body: {...item.body, ...(this.seen.get(item.nonce) || {})},
+            label: {...(item.label || {}), name},
+        };
+    }
+
     /** This event's items, oldest first. */
     async mine() {
-        return (await this.store.queueAll()).filter((i) => i.event === this.event);
+        const items = (await this.store.queueAll()).filter((i) => i.event === this.event);
+        for (const item of items) {
+            if (item.label && item.label.name) {
+                // an earlier page's item, until the next round seals it
+                this.names.learn({nonce: item.nonce, position: item.owner, name: item.label.name});
+            }
+        }
+        return items;
+    }
+
+    /** Seal what items of an earlier page hold in clear. Runs inside the upload lock, so
+     * that no other tab uploads (and deletes) an item while it is rewritten. Without
+     * WebCrypto their codes stay as they are and are uploaded so. */
+    async sealOld() {
+        for (const item of await this.mine()) {
+            if (!holdsClear(item)) {
+                continue;
+            }
+            const body = this.sealer.available ? await this.sealer.sealBody(item.body) : item.body;
+            this.remember(item, item.body, item.label && item.label.name);
+            const sealed = {
+                ...item, body, label: item.label && item.label.product ? {product: item.label.product} : null,
+                response: refusalSummary(item.response),
+            };
+            delete sealed.code_hash;
+            await this.store.queuePut(sealed);
+        }
+    }
+
+    /** Logged out: forget the sealed fields this page saw. */
+    forgetSeen() {
+        this.seen.clear();
     }
 
     /** Pending items, of one list (and owner) if given. */
@@ -218,6 +300,7 @@ export class SyncQueue {
     async round() {
         const result = {accepted: 0, refused: 0, parked: 0, failed: 0, conflicts: 0, waiting: 0,
             gaveUp: false, authFailed: false}; // authFailed: the first 401 or 403, else false
+        await this.sealOld();
         await this.purge(this.clock());
         // Read inside the lock: what another tab uploaded meanwhile is gone from the store.
         for (const item of await this.pending()) {
@@ -258,7 +341,9 @@ export class SyncQueue {
                 }
                 result.accepted += verdict === "accepted" ? 1 : 0;
             } else if (verdict === "refused") {
-                await this.park(item, "refused", {status: response.status, reason: data.reason || "error", response: data});
+                this.names.learnAttendee(data.attendee, item.nonce);
+                await this.park(item, "refused", {status: response.status, reason: data.reason || "error",
+                    response: refusalSummary(data)});
                 result.refused += 1;
             } else if (response.status === 429) {
                 break; // the server asked for fewer requests: the next round goes on
@@ -273,11 +358,13 @@ export class SyncQueue {
     }
 
     /** pretix took the item (verdict "accepted" or "conflict"): note a conflict first (the
-     * item names who it was), then keep an offline scan as uploaded, or delete the item. */
+     * answer names who it was), then keep an offline scan as uploaded, or delete the item. */
     async done(item, data, verdict, now) {
+        this.names.learnAttendee(data.attendee, item.nonce);
+        const seen = this.asSeen(item);
         if (verdict === "conflict" || (data.offline && data.offline.conflict)) {
             try {
-                await this.onConflict(item, data);
+                await this.onConflict(seen, data);
             } catch (e) {
                 console.error(e); // the upload counts; only the notice of the conflict is lost
             }
@@ -290,10 +377,11 @@ export class SyncQueue {
         }
         if (verdict === "accepted") {
             try {
-                await this.onAccepted(item, data);
+                await this.onAccepted(seen, data);
             } catch (e) {
                 // The upload counts; keeping the local copy in step is a nicety.
             }
         }
+        this.seen.delete(item.nonce);
     }
 }

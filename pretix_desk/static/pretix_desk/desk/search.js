@@ -1,7 +1,9 @@
 /* Finding someone who lost their ticket, on every list the desk scans against: the server's
  * search (results carry the access code, "Check in" scans it), or offline the downloaded
- * lists (results carry the record; "Check in" applies its offline steps and queues a scan by
- * position: the store holds no codes). Online a result can also print its badge. */
+ * search index (results carry the index entry and the record; "Check in" applies its offline
+ * steps and queues a scan by position: the store holds no codes). Online a result can also
+ * print its badge. The index is downloaded only by logins that may view orders; for the
+ * others the page says that offline search is not available, and why. */
 
 import {isAuthProblem} from "./api.js";
 import {checkInOffline, scanTarget} from "./checkin.js";
@@ -22,6 +24,40 @@ function unique(hits) {
         seen.add(id);
         return true;
     });
+}
+
+/** Whether the desk may search a list offline: its download says whether it has the index;
+ * before the first download, the page's configuration says whether it will. */
+export function searchableOffline(meta, config) {
+    return meta ? meta.search === true : !(config && config.may_list === false);
+}
+
+/** The index entry's fields to show with the record's attendee. */
+export function personShown(person) {
+    const {name = null, email = null, order = null, company = null} = person || {};
+    return {name, email, order, company};
+}
+
+/** Offline search hits ({attendee, record, person, listId}) of the chosen lists, or null
+ * when none of them may be searched offline. */
+async function searchOffline(desk, chosen, query) {
+    const {store, config} = desk;
+    const found = [];
+    let searchable = false;
+    for (const list of chosen) {
+        const meta = store ? await store.getMeta(list.id) : null;
+        if (!searchableOffline(meta, config)) {
+            continue;
+        }
+        searchable = true;
+        for (const person of store ? await store.searchPeople(list.id, query) : []) {
+            const record = await store.getByOwner(list.id, person.position_id);
+            if (record) {
+                found.push({attendee: {...record.attendee, ...personShown(person)}, record, person, listId: list.id});
+            }
+        }
+    }
+    return searchable ? found : null;
 }
 
 export async function search(actions, query) {
@@ -66,15 +102,14 @@ export async function search(actions, query) {
             });
             return;
         }
-        const store = actions.desk.store;
-        const found = [];
-        for (const list of chosen) {
-            const records = store ? await store.search(list.id, query) : [];
-            found.push(...records.map((record) => ({attendee: record.attendee, record, listId: list.id})));
+        const found = await searchOffline(actions.desk, chosen, query);
+        if (!found) {
+            cards.showSearchUnavailable(actions.T.search_offline_unavailable);
+            return;
         }
         cards.showResults(unique(found), {
             offline: true,
-            onCheckIn: (hit) => actions.checkInRecord(hit.record),
+            onCheckIn: (hit) => actions.checkInRecord(hit.record, {person: hit.person}),
         });
     } catch (e) {
         actions.failed(e);
@@ -83,7 +118,7 @@ export async function search(actions, query) {
 
 /** "Check in" on an offline search result: the store holds no codes, so the queued scan
  * names the position instead (the scan endpoint accepts position_id). */
-export async function checkInRecord(actions, record, {flags = {}} = {}) {
+export async function checkInRecord(actions, record, {flags = {}, person = null} = {}) {
     const desk = actions.desk;
     if (!desk.lists.current) {
         actions.needList();
@@ -101,9 +136,13 @@ export async function checkInRecord(actions, record, {flags = {}} = {}) {
             ...scanTarget(desk.lists.chosen, desk.prefs.gate), ...flags,
         };
         desk.cards.hideResults();
-        const retry = (override) => checkInRecord(actions, record, {flags: override});
-        // The record as stored now on each list (an earlier click may have changed it).
-        await checkInOffline(actions, {body, retry, find: (list) => desk.store.getByOwner(list.id, owner)});
+        const retry = (override) => checkInRecord(actions, record, {flags: override, person});
+        // The record as stored now on each list (an earlier click may have changed it); the
+        // name and the rest from the search index.
+        await checkInOffline(actions, {
+            body, retry, find: (list) => desk.store.getByOwner(list.id, owner),
+            open: async () => (person ? personShown(person) : {}),
+        });
     } catch (e) {
         actions.failed(e);
     }

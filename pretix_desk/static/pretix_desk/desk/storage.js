@@ -5,6 +5,7 @@
  * tab blocks the upgrade, or without IndexedDB, the desk works online only and says so. */
 
 import {CHANNEL_NAME as CONFLICTS_CHANNEL, Conflicts} from "./conflicts.js";
+import {Sealer} from "./envelope.js";
 import {claimForOwner} from "./privacy.js";
 import {CHANNEL_NAME, SyncQueue} from "./queue.js";
 import {DeskStore} from "./store.js";
@@ -20,8 +21,8 @@ function openChannel(name) {
 
 export class OfflineMode {
     /**
-     * @param desk     {config, T, conn, lists, ui, store, queue, conflicts}: store, queue and
-     *                 conflicts are set here
+     * @param desk     {config, T, conn, lists, ui, names, store, queue, conflicts}: store,
+     *                 queue and conflicts are set here
      * @param onReady  function() once the store is usable (also when that comes late)
      * @param onAccepted  function(item, data) for each uploaded item
      * @param onQueueChange  function() when the queue changed (here or in another tab)
@@ -69,14 +70,16 @@ export class OfflineMode {
         const event = desk.config.storage_key;
         desk.store = store;
         const queue = new SyncQueue({
-            store, event, channel: openChannel(CHANNEL_NAME),
+            store, event, channel: openChannel(CHANNEL_NAME), names: desk.names,
+            // what a queued item must not hold in clear is sealed to the event's key
+            sealer: new Sealer(desk.config.upload_key, {unavailable: desk.T.cannot_seal}),
             apiFor: (item) => desk.lists.apiForItem(item),
             onChange: this.onQueueChange,
             onAccepted: this.onAccepted,
             onConflict: (item, data) => conflicts.fromUpload(item, data),
         });
         const conflicts = new Conflicts({
-            store, event, channel: openChannel(CONFLICTS_CHANNEL),
+            store, event, channel: openChannel(CONFLICTS_CHANNEL), names: desk.names,
             uploaded: () => queue.uploaded(),
             onChange: this.onConflictsChange,
         });

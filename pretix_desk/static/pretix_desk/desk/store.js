@@ -1,7 +1,11 @@
 /* The desk's offline store in IndexedDB "pretix-desk":
  *
  *   attendees  the downloaded records of each list, keyed by [list, code_hash], at most one
- *              per [list, owner] (a regenerated ticket secret replaces the old record)
+ *              per [list, owner] (a regenerated ticket secret replaces the old record); as
+ *              the server sent them, personal fields sealed (seal.js opens them per scan)
+ *   people     the search index of each list, keyed by [list, position_id]: name, e-mail,
+ *              order code and company in clear, downloaded only by logins that may view
+ *              orders (the preload head's "search"); nothing else reads it
  *   meta       each list's sync state and the preload head's settings, keyed by list; plus
  *              the record OWNER_KEY: whose login downloaded them
  *   queue      scans and hand-outs waiting for upload (and offline scans uploaded in the
@@ -9,14 +13,16 @@
  *   conflicts  what uploads found out: an offline admission pretix recorded as forced or
  *              refused, a hand-out made twice; keyed by "key", kept until dismissed
  *
- * The service worker clears "attendees" and "meta" (whole) when the session has ended; the
- * queue and the conflicts are other stores so that nothing scanned is lost with them. */
+ * The service worker clears "attendees", "people" and "meta" (whole) when the session has
+ * ended; the queue and the conflicts are other stores so that nothing scanned is lost with
+ * them. */
 
 import {ownerOf} from "./offline.js";
+import {PERSONAL} from "./seal.js";
 
 export const DB_NAME = "pretix-desk";
-export const DB_VERSION = 3;
-export const DOWNLOADS = ["attendees", "meta"];
+export const DB_VERSION = 4;
+export const DOWNLOADS = ["attendees", "people", "meta"];
 export const OWNER_KEY = "owner";
 
 function promisify(request) {
@@ -38,7 +44,12 @@ function listRange(list) {
     return IDBKeyRange.bound([list, ""], [list, "\uffff"]);
 }
 
-function upgrade(db, oldVersion) {
+/** Every key [list, anything]: an array sorts after numbers and strings. */
+function peopleRange(list) {
+    return IDBKeyRange.bound([list], [list, []]);
+}
+
+function upgrade(db, oldVersion, tx) {
     if (oldVersion < 1) {
         const queue = db.createObjectStore("queue", {keyPath: "seq", autoIncrement: true});
         queue.createIndex("nonce", "nonce", {unique: true});
@@ -46,7 +57,7 @@ function upgrade(db, oldVersion) {
     if (oldVersion < 2) {
         // Version 1 kept records without owner or offline steps: applying those would admit
         // what the server refuses. Download everything again; the queue stays.
-        for (const name of DOWNLOADS) {
+        for (const name of ["attendees", "meta"]) {
             if (db.objectStoreNames.contains(name)) {
                 db.deleteObjectStore(name);
             }
@@ -58,6 +69,29 @@ function upgrade(db, oldVersion) {
     if (oldVersion < 3) {
         db.createObjectStore("conflicts", {keyPath: "key"});
     }
+    if (oldVersion < 4) {
+        if (oldVersion >= 2) {
+            // Records before version 4 held names and e-mails in clear: download again,
+            // sealed. The queue and the conflicts stay.
+            tx.objectStore("attendees").clear();
+            tx.objectStore("meta").clear();
+        }
+        db.createObjectStore("people", {keyPath: ["list", "position_id"]});
+    }
+}
+
+/** A record as the attendees store keeps it: what the server sent, with the search index
+ * (its own store) and any opened personal field left out, whatever the caller passes. */
+function storable(received) {
+    const {index, ...record} = received;
+    if (record.attendee) {
+        const attendee = {...record.attendee};
+        for (const field of Object.values(PERSONAL)) {
+            delete attendee[field];
+        }
+        record.attendee = attendee;
+    }
+    return record;
 }
 
 /** Store one record, and drop any other record of the same owner on that list. Runs inside
@@ -65,7 +99,7 @@ function upgrade(db, oldVersion) {
  * The server leaves ``owner`` out when it is the attendee's own position (most records);
  * the stored record always has it, for the index. */
 function putReplacingOwner(attendees, list, received) {
-    const record = {...received, owner: ownerOf(received)};
+    const record = {...storable(received), owner: ownerOf(received)};
     if (record.owner !== undefined && record.owner !== null) {
         const keys = attendees.index("owner").getAllKeys(IDBKeyRange.only([list, record.owner]));
         keys.onsuccess = () => {
@@ -77,6 +111,12 @@ function putReplacingOwner(attendees, list, received) {
         };
     }
     attendees.put({...record, list});
+}
+
+/** Whether a person matches an offline search (lower-cased query). */
+function matches(person, q) {
+    return [person.name, person.email, person.order, person.company]
+        .filter(Boolean).join("\n").toLowerCase().includes(q);
 }
 
 export class DeskStore {
@@ -100,7 +140,7 @@ export class DeskStore {
                 reject(e);
                 return;
             }
-            request.onupgradeneeded = (e) => upgrade(request.result, e.oldVersion);
+            request.onupgradeneeded = (e) => upgrade(request.result, e.oldVersion, request.transaction);
             request.onblocked = () => onBlocked();
             request.onerror = () => reject(request.error || new Error("IndexedDB refused"));
             request.onsuccess = () => {
@@ -135,38 +175,60 @@ export class DeskStore {
         return meta ? meta.owner : null;
     }
 
-    /** Delete every downloaded list (attendees and meta), keep the queue; record the owner. */
+    /** Delete every downloaded list (attendees, search index and meta), keep the queue;
+     * record the owner. */
     async clearDownloads({owner = null} = {}) {
         const tx = this.db.transaction(DOWNLOADS, "readwrite");
-        tx.objectStore("attendees").clear();
-        tx.objectStore("meta").clear();
+        for (const name of DOWNLOADS) {
+            tx.objectStore(name).clear();
+        }
         if (owner) {
             tx.objectStore("meta").put({list: OWNER_KEY, owner});
         }
         await done(tx);
     }
 
-    /** Replace a list's attendees and sync state at once: a reader never sees half a list. */
-    async replaceList(list, records, meta) {
+    /** Replace a list's attendees, search index and sync state at once: a reader never sees
+     * half a list. people: the index entries ({position_id, name, email, order, company}),
+     * none for a login that may not list attendees. */
+    async replaceList(list, records, meta, people = []) {
         const tx = this.db.transaction(DOWNLOADS, "readwrite");
         const attendees = tx.objectStore("attendees");
         attendees.delete(listRange(list));
         for (const record of records) {
             putReplacingOwner(attendees, list, record);
         }
+        const index = tx.objectStore("people");
+        index.delete(peopleRange(list));
+        for (const person of people) {
+            index.put({...person, list});
+        }
         tx.objectStore("meta").put({...meta, list});
         await done(tx);
     }
 
-    /** Apply an incremental sync: removed hashes go, each record replaces its owner's old one. */
-    async mergeList(list, records, removed, meta) {
+    /** Apply an incremental sync: removed hashes go (with their owner's index entry, unless a
+     * record of this sync is the owner's new one), each record replaces its owner's old one. */
+    async mergeList(list, records, removed, meta, people = []) {
         const tx = this.db.transaction(DOWNLOADS, "readwrite");
         const attendees = tx.objectStore("attendees");
+        const index = tx.objectStore("people");
+        const arriving = new Set(records.map(ownerOf));
         for (const hash of removed || []) {
+            const gone = attendees.get([list, hash]);
+            gone.onsuccess = () => {
+                const owner = gone.result ? ownerOf(gone.result) : null;
+                if (owner !== null && owner !== undefined && !arriving.has(owner)) {
+                    index.delete([list, owner]);
+                }
+            };
             attendees.delete([list, hash]);
         }
         for (const record of records) {
             putReplacingOwner(attendees, list, record);
+        }
+        for (const person of people) {
+            index.put({...person, list});
         }
         tx.objectStore("meta").put({...meta, list});
         await done(tx);
@@ -199,21 +261,19 @@ export class DeskStore {
         return {total: all.length, checkedIn: all.filter((r) => r.attendee && r.attendee.checked_in).length};
     }
 
-    /** Offline search over the downloaded list: name, email or order code. */
-    async search(list, query, limit = 50) {
+    /** Offline search over a list's search index: name, e-mail, order code or company.
+     * Returns index entries; the caller finds their records by owner. */
+    async searchPeople(list, query, limit = 50) {
         const q = query.trim().toLowerCase();
-        const hits = [];
-        for (const record of await this.listAttendees(list)) {
-            const a = record.attendee || {};
-            const haystack = [a.name, a.email, a.order, a.company].filter(Boolean).join("\n").toLowerCase();
-            if (haystack.includes(q)) {
-                hits.push(record);
-                if (hits.length >= limit) {
-                    break;
-                }
-            }
-        }
-        return hits;
+        const tx = this.db.transaction("people");
+        const found = (await promisify(tx.objectStore("people").getAll(peopleRange(list)))).filter((p) => matches(p, q));
+        return found.slice(0, limit);
+    }
+
+    /** The index entry of a position on a list, or null (none without the index). */
+    async getPerson(list, positionId) {
+        const tx = this.db.transaction("people");
+        return (await promisify(tx.objectStore("people").get([list, positionId]))) || null;
     }
 
     async queueAdd(item) {

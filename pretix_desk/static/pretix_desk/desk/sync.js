@@ -10,10 +10,22 @@ import {ownerOf} from "./offline.js";
 export const INTERVAL_ONLINE_MS = 30000;
 export const INTERVAL_OFFLINE_MS = 8000;
 
-/** A preload record as the store keeps it: every field the server sent, owner filled in
- * (servers before docs/offline.rst sent none: the attendee's own position then). */
+/** A preload record as the store keeps it: every field the server sent but the search
+ * index (kept in a store of its own), owner filled in (servers before docs/offline.rst
+ * sent none: the attendee's own position then). */
 export function toRecord(raw) {
-    return {...raw, owner: ownerOf(raw), line_items: raw.line_items || []};
+    const {index, ...record} = raw;
+    return {...record, owner: ownerOf(raw), line_items: raw.line_items || []};
+}
+
+/** A record's search index entry, or null: only for logins that may list attendees (the
+ * head's "search"), {position_id, name, email, order, company}. */
+export function toPerson(raw) {
+    if (!raw.index || typeof raw.index !== "object" || !raw.attendee) {
+        return null;
+    }
+    const {name = null, email = null, order = null, company = null} = raw.index;
+    return {position_id: raw.attendee.position_id, name, email, order, company};
 }
 
 export function metaFrom(data, response, now) {
@@ -25,16 +37,27 @@ export function metaFrom(data, response, now) {
         entries: data.entries || null,
         // the check-in questions an "ask" step names, by id (docs/offline.rst)
         questions: data.questions || null,
+        // how scanned codes find and open their sealed records (seal.js)
+        seal: data.seal || null,
+        // whether the download has the search index (those who may list attendees)
+        search: data.search === true,
         last_sync: now,
     };
 }
 
+function sameSeal(a, b) {
+    return JSON.stringify(a || null) === JSON.stringify(b || null);
+}
+
 /** Whether an incremental answer can be merged into what is stored: same salt, and the
  * same format (a server that starts sending offline steps or question definitions, or a
- * download stored by a page that kept none, needs a full download). */
+ * download stored by a page that kept none, needs a full download); the same sealing and
+ * search index too, so that no record is found by a derivation it was not sealed with and
+ * an index is never half there. */
 export function canMerge(meta, data) {
     return !!(meta && meta.sync_token && meta.salt === data.salt && !!meta.entries === !!data.entries
-        && !!meta.questions === !!data.questions);
+        && !!meta.questions === !!data.questions && sameSeal(meta.seal, data.seal)
+        && !!meta.search === (data.search === true));
 }
 
 export class Sync {
@@ -143,11 +166,14 @@ export class Sync {
             await store.putMeta({...meta, last_sync: now});
         } else if (response.status === 200 && response.data) {
             const data = response.data;
-            const records = (data.attendees || []).map(toRecord);
+            const received = data.attendees || [];
+            const records = received.map(toRecord);
+            // Only a download that says it carries the index fills the index.
+            const people = data.search === true ? received.map(toPerson).filter(Boolean) : [];
             if (meta) {
-                await store.mergeList(listId, records, data.removed || [], metaFrom(data, response, now));
+                await store.mergeList(listId, records, data.removed || [], metaFrom(data, response, now), people);
             } else {
-                await store.replaceList(listId, records, metaFrom(data, response, now));
+                await store.replaceList(listId, records, metaFrom(data, response, now), people);
             }
             await this.noteConflicts(listId, data.conflicts);
         } else {

@@ -1,7 +1,10 @@
 /* The view of what uploads leave for staff to see: the conflicts pretix recorded (offline
  * answers that collide with what happened elsewhere), the items the server fails on (retried
- * later, on their own), and the items set aside (parked). Only textContent is used for data. */
+ * later, on their own), and the items set aside (parked). Only textContent is used for data.
+ * Names come from this page's memory (names.js): an item or conflict the page has not seen
+ * a name for is shown by its product, time and list. */
 
+import {SessionNames} from "./names.js";
 import {el, fmt} from "./util.js";
 
 /** "at Gate B at 18:58", or "at 18:58" where the server names no gate or device. */
@@ -10,9 +13,20 @@ function when(ui, {datetime, place}, withPlace, without) {
     return place ? fmt(withPlace, {place, time}) : fmt(without, {time});
 }
 
+/** Who a conflict is about: the name this page knows, else the product and the list. */
+function whoOf(entry, listName) {
+    if (entry.name) {
+        return entry.name;
+    }
+    // a hand-out's product is part of what is said about it
+    const product = entry.role === "redeem" ? null : entry.product;
+    return [product, listName].filter(Boolean).join(" · ") || "—";
+}
+
 /** One line that says what collided, e.g. "Ada Lovelace — admitted offline at 19:02; already
- * used at Gate B at 18:58. pretix recorded it as a forced check-in." */
-export function describeConflict(entry, ui) {
+ * used at Gate B at 18:58. pretix recorded it as a forced check-in."
+ * listName: the name of the conflict's list, or null */
+export function describeConflict(entry, ui, listName = null) {
     const T = ui.T;
     const other = entry.other && entry.other.datetime ? entry.other : null;
     const parts = [];
@@ -36,7 +50,7 @@ export function describeConflict(entry, ui) {
         }
     }
     const recorded = {forced: T.conflict_recorded_forced, refused: T.conflict_recorded_refused}[entry.role];
-    return (entry.name || "—") + " — " + parts.join("; ") + "." + (recorded ? " " + recorded : "");
+    return whoOf(entry, listName) + " — " + parts.join("; ") + "." + (recorded ? " " + recorded : "");
 }
 
 /** Why the server failed on an item, in words. */
@@ -45,11 +59,28 @@ function failureText(T, error) {
 }
 
 export class UploadView {
-    /** ui: the DeskUI (texts, times) */
-    constructor(ui) {
+    /**
+     * @param ui        the DeskUI (texts, times)
+     * @param names     this page's memory of names (names.js)
+     * @param listName  function(listId): the list's name, or null
+     */
+    constructor(ui, {names = new SessionNames(), listName = () => null} = {}) {
         this.ui = ui;
         this.T = ui.T;
+        this.names = names;
+        this.listName = listName;
         this.$ = (id) => document.getElementById(id);
+    }
+
+    /** An item's line: its time, name (where known), product and list, then what else. */
+    itemText(item, ...rest) {
+        return [
+            this.ui.time(item.created),
+            this.names.of({nonce: item.nonce, position: item.owner}),
+            item.label && item.label.product,
+            this.listName(item.list),
+            ...rest,
+        ].filter(Boolean).join(" · ");
     }
 
     /** Show a box with its items, or hide it when there are none. */
@@ -68,7 +99,7 @@ export class UploadView {
         const T = this.T;
         this.fillBox(this.$("desk-conflicts"),
             entries.map((entry) => el("li", {class: "desk-refused-item desk-conflict", "data-role": entry.role},
-                el("span", {text: describeConflict(entry, this.ui)}),
+                el("span", {text: describeConflict(entry, this.ui, this.listName(entry.list))}),
                 el("button", {type: "button", class: "desk-btn desk-btn--small", onclick: () => onDismiss(entry)}, T.dismiss),
             )),
             el("h2", {text: T.conflicts_title}),
@@ -82,14 +113,11 @@ export class UploadView {
         const ui = this.ui;
         this.fillBox(this.$("desk-failing"),
             items.map((item) => el("li", {class: "desk-refused-item desk-failing-item", "data-attempts": String(item.attempts)},
-                el("span", {text: [
-                    ui.time(item.created),
-                    item.label && item.label.name,
-                    item.label && item.label.product,
+                el("span", {text: this.itemText(item,
                     failureText(T, item.last_error),
                     // none while "Retry now" or the network is the wait
                     item.next_try ? fmt(T.failing_next_try, {time: ui.time(item.next_try)}) : null,
-                ].filter(Boolean).join(" · ")}),
+                )}),
             )),
             el("div", {class: "desk-results-head"},
                 el("h2", {text: T.failing_title}),
@@ -118,12 +146,7 @@ export class UploadView {
         const allRefused = items.every((i) => i.why === "refused" || !i.why);
         this.fillBox(this.$("desk-refused"),
             items.map((item) => el("li", {class: "desk-refused-item", "data-why": item.why || "refused"},
-                el("span", {text: [
-                    this.ui.time(item.created),
-                    item.label && item.label.name,
-                    item.label && item.label.product,
-                    this.parkedText(item),
-                ].filter(Boolean).join(" · ")}),
+                el("span", {text: this.itemText(item, this.parkedText(item))}),
                 el("button", {type: "button", class: "desk-btn desk-btn--small", onclick: () => onDismiss(item)}, T.dismiss),
             )),
             el("h2", {text: allRefused ? T.refused_title : T.parked_title}),

@@ -8,8 +8,10 @@
  * - The page: network first; offline (or when the server fails) the cached copy, but only
  *   while the login that cached it could still be valid (pretix's absolute session timeout).
  * - Session ended: when the page, online, comes back as a redirect (to the login page), the
- *   cached pages and the downloaded lists in IndexedDB are deleted. The queue of scans
- *   waiting for upload stays. */
+ *   cached pages are deleted, and in IndexedDB every store but the queue is emptied (the
+ *   downloaded lists, the search index, the conflicts), and so are the queue's items kept
+ *   after their upload. The scans waiting for upload stay: they are sealed to the server,
+ *   and the next login of their event uploads them. */
 "use strict";
 const CONFIG = {{ sw_config }};
 /** Caches of this desk page (any release); of any desk page; named as before (one for all pages). */
@@ -100,14 +102,34 @@ function openExistingDb(name) {
     });
 }
 
-/** Empty the stores of downloaded lists (names, e-mails, check-in state); nothing else. */
+/** Delete the queue's items kept after their upload; the others stay. */
+function deleteUploaded(queue) {
+    return new Promise((resolve, reject) => {
+        const cursor = queue.openCursor();
+        cursor.onsuccess = () => {
+            const at = cursor.result;
+            if (!at) {
+                resolve();
+                return;
+            }
+            if (at.value && at.value.state === "uploaded") {
+                at.delete();
+            }
+            at.continue();
+        };
+        cursor.onerror = () => reject(cursor.error);
+    });
+}
+
+/** Empty every store but those kept (the queue), whatever stores this version of the page
+ * has; in the queue, delete what was uploaded already. */
 async function clearDownloadedLists() {
     const db = await openExistingDb(CONFIG.db.name);
     if (!db) {
         return;
     }
     try {
-        const stores = CONFIG.db.wipe.filter((name) => db.objectStoreNames.contains(name));
+        const stores = Array.from(db.objectStoreNames);
         if (!stores.length) {
             return;
         }
@@ -117,7 +139,9 @@ async function clearDownloadedLists() {
             tx.onerror = () => reject(tx.error);
             tx.onabort = () => reject(tx.error || new Error("transaction aborted"));
         });
-        await Promise.all(stores.map((name) => requestDone(tx.objectStore(name).clear())));
+        await Promise.all(stores.map((name) => (CONFIG.db.keep.includes(name)
+            ? deleteUploaded(tx.objectStore(name))
+            : requestDone(tx.objectStore(name).clear()))));
         await finished;
     } finally {
         db.close();

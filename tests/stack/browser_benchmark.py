@@ -1,0 +1,149 @@
+"""The desk page in Chromium against the production stack: how long until a door laptop is
+offline-ready, what the page holds in memory, and how fast it answers offline.
+
+    python -m tests.stack.browser_benchmark --attendees 100000
+
+seeds an event of N paid attendees on the stack of ``tests/stack/harness.py`` (every code's
+sealing master derived, as the background task leaves them), logs a door volunteer in (a
+user who may only check in: sealed records, no search index; ``--may-list`` for one who
+may view orders) and measures, in Debian's Chromium:
+
+* offline-ready: from opening the desk page to the first download stored in IndexedDB
+  (``body[data-last-sync]``), and the bytes it took on the wire;
+* the JS heap after it (``performance.memory``, precise with Chromium's flag);
+* offline answers: the network cut, ``--scans`` tickets scanned through the page's own
+  scan path (each opens its sealed record: one PBKDF2), time to the answer shown.
+
+It prints the figures and writes JSON (``--json``). ``docs/benchmarks.rst`` shows a run.
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.stack.harness import Stack
+
+CHROMIUM = os.environ.get("PRETIX_DESK_CHROMIUM") or "/usr/bin/chromium"
+PASSWORD = "door-password-1"
+
+
+def seed_door_user(*, organizer, email, may_list):
+    """A control-panel user in a team of its own with check-in (and, with ``may_list``,
+    order viewing) permission; returns nothing (the password is ``PASSWORD``)."""
+    from django_scopes import scopes_disabled
+    from pretix.base.models import Organizer, Team, User
+
+    with scopes_disabled():
+        org = Organizer.objects.get(slug=organizer)
+        user = User.objects.create_user(email, PASSWORD)
+        permissions = {"event.orders:checkin": True}
+        if may_list:
+            permissions["event.orders:read"] = True
+        team = Team.objects.create(organizer=org, name="Door " + email, all_events=True,
+                                   limit_event_permissions=permissions)
+        team.members.add(user)
+    return None
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def measure(stack, ids, args):
+    from playwright.sync_api import sync_playwright
+
+    node = stack.nodes["a"]
+    event = ids["attendees"]["event"]
+    page_url = "/control/event/{}/{}/desk/".format(ids["organizer"], event)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-dev-shm-usage", "--enable-precise-memory-info",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ])
+        context = browser.new_context(base_url=node.site_url, viewport={"width": 1280, "height": 900}, locale="en-US")
+        context.set_default_timeout(args.timeout * 1000)
+        page = context.new_page()
+        received = []
+        page.on("response", lambda r: received.append(r) if "/desk/preload/" in r.url else None)
+        page.goto("/control/login")
+        page.fill("input[name=email]", args.email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/control/login" not in url)
+
+        started = time.monotonic()
+        page.goto(page_url)
+        page.wait_for_selector("body[data-desk-ready='1']")
+        page.wait_for_selector("body[data-last-sync]")
+        ready = time.monotonic() - started
+        wire = sum(int(r.headers.get("content-length") or 0) or len(r.body()) for r in received)
+        heap = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : null")
+
+        context.set_offline(True)
+        page.wait_for_selector("#desk-net[data-state='offline']")
+        times = []
+        for secret in args.secrets:
+            times.append(page.evaluate("""async (code) => {
+                const desk = window.pretixDesk;
+                const t = performance.now();
+                await desk.actions.scan(code, {source: "manual"});
+                return performance.now() - t;
+            }""", secret))
+        shown = page.inner_text("#desk-result")
+        browser.close()
+    return {
+        "offline_ready_s": ready, "preload_wire_bytes": wire, "js_heap_mb": heap / 1e6 if heap else None,
+        "offline_answer_ms": {"n": len(times), "p50": percentile(times, 50), "p99": percentile(times, 99),
+                              "max": max(times)},
+        "last_answer": shown.splitlines()[:2],
+    }
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m tests.stack.browser_benchmark",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--attendees", type=int, default=20000)
+    parser.add_argument("--scans", type=int, default=50, help="offline answers to time (default 50)")
+    parser.add_argument("--may-list", action="store_true", help="a volunteer who may view orders (search index)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds for the download (default 600)")
+    parser.add_argument("--json", type=Path)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with Stack(nodes=("a",)) as stack:
+        t = time.monotonic()
+        ids = stack.call("tests.stack.seed:seed", attendees=args.attendees, order_events=False,
+                         timeout=max(600, args.attendees / 50))
+        seeded = time.monotonic() - t
+        args.email = "door@example.org"
+        stack.call("tests.stack.browser_benchmark:seed_door_user", organizer=ids["organizer"], email=args.email,
+                   may_list=args.may_list)
+        secrets = stack.call("tests.stack.seed:secrets_of", ids["attendees"]["event"], ids["organizer"])
+        args.secrets = random.Random(1).sample(secrets, min(args.scans, len(secrets)))
+        result = measure(stack, ids, args)
+    result.update(attendees=args.attendees, may_list=args.may_list, seed_seconds=seeded)
+    print("desk page, {} attendees, a volunteer who may {}list attendees".format(
+        args.attendees, "" if args.may_list else "not "))
+    print("  offline-ready  {:.1f} s after opening ({:.1f} MB on the wire)".format(
+        result["offline_ready_s"], result["preload_wire_bytes"] / 1e6))
+    print("  JS heap        {}".format("{:.1f} MB".format(result["js_heap_mb"]) if result["js_heap_mb"] else "-"))
+    a = result["offline_answer_ms"]
+    print("  offline answer p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms ({} scans)".format(
+        a["p50"], a["p99"], a["max"], a["n"]))
+    path = args.json or Path(tempfile.gettempdir()) / "pretix-desk-browser-benchmark-{}.json".format(args.attendees)
+    path.write_text(json.dumps(result, indent=2))
+    print("JSON: {}".format(path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
