@@ -126,6 +126,19 @@ def test_what_the_desk_page_keeps_and_how_it_retries():
     assert js_constant("queue.js", "KEEP_UPLOADED_MS") >= preload.CONFLICTS_FOR.total_seconds() * 1000
 
 
+def test_sealing_and_how_soon_a_page_notices_a_logout():
+    """The derivation's cost per guess, the keys a page keeps in memory, and the sync interval
+    that bounds how long an open page takes to notice an ended session
+    (tests/desk/test_desk_sealing.py derives with the server's constant;
+    tests/browser/test_desk_sealed_records.py reads the head's iterations)."""
+    from pretix_desk.desk import sealing
+
+    doc = "docs/offline.rst"
+    assert set(figures(doc, r"([\d,]+) rounds")) == {sealing.ITERATIONS}
+    assert figure(doc, r"codes scanned \(at most ([\d,]+)\)") == js_constant("seal.js", "KEEP")
+    assert figure(doc, r"at least every (\d+) seconds while online") * 1000 == js_constant("sync.js", "INTERVAL_ONLINE_MS")
+
+
 def test_applying_a_rule():
     """The result's day is measured by tests/test_rules_apply.py::test_api_result_is_kept_for_a_day."""
     assert figure("docs/rules-api.rst", r"processed in batches of (\d+)") == apply.BATCH_SIZE

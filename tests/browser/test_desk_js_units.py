@@ -842,8 +842,26 @@ def test_store_keeps_no_index_or_opened_field_in_the_records(js):
         s.close();
         indexedDB.deleteDatabase(name);
         return out;
-    """) == {"list": 1, "code_hash": "h5", "sealed": "S", "line_items": [], "owner": 5,
+    """) == {"list": 1, "code_hash": "h5", "sealed": "S", "line_items": [], "owner": 5, "checked": 0,
              "attendee": {"position_id": 5, "checked_in": False, "product": {"id": 1, "name": "Ticket"}}}
+
+
+def test_store_counts_a_list_without_reading_it(js):
+    """The footer's counters, recounted at every scan, come from an index."""
+    assert js("""
+        const {DeskStore} = await load("store.js");
+        const name = "desk-test-" + Math.random();
+        const s = await DeskStore.open({name});
+        const rec = (h, checked_in) => ({code_hash: h, line_items: [], attendee: {position_id: h.length, checked_in}});
+        await s.replaceList(1, [rec("a", false), rec("bb", true), rec("ccc", false)], {salt: "s"});
+        await s.replaceList(2, [rec("a", true)], {salt: "s"});
+        const before = await s.counts(1);
+        await s.putAttendee({...(await s.getAttendee(1, "a")), attendee: {position_id: 1, checked_in: true}});
+        const after = await s.counts(1);
+        s.close();
+        indexedDB.deleteDatabase(name);
+        return {before, after};
+    """) == {"before": {"total": 3, "checkedIn": 1}, "after": {"total": 3, "checkedIn": 2}}
 
 
 def test_store_keeps_one_record_per_owner_a_regenerated_secret_replaces_the_old(js):

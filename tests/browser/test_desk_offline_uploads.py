@@ -158,6 +158,14 @@ def test_three_uploads_the_server_fails_on_hold_back_nothing(desk_page, desk_dat
     assert page.locator("#desk-refused").is_hidden()
     for key in failing.values():
         assert not checkins(desk_data[key])
+    # the queue holds no names: after a reload they come from the search index of this
+    # login (it may view orders)
+    page.reload()
+    page.wait_for_selector("body[data-desk-ready='1']")
+    shown.first.wait_for()
+    texts = shown.all_inner_texts()
+    for name in ("Ada Lovelace", "Grace Hopper", "Charles Babbage"):
+        assert any(name in t and "server error" in t for t in texts), (name, texts)
 
     # the server is well again: "Retry now" does not wait for the items' next try
     context.unroute(SCAN)

@@ -52,8 +52,24 @@ export class Counters {
         }
         const mine = await queue.mine();
         ui.setCounters({queued: mine.filter(isPending).length});
-        uploads.showFailing(mine.filter(isFailing), () => this.retryNow());
-        uploads.showParked(mine.filter(isParked), (item) => queue.dismiss(item.seq));
+        const failing = mine.filter(isFailing);
+        const parked = mine.filter(isParked);
+        await this.learnIndexedNames([...failing, ...parked]);
+        uploads.showFailing(failing, () => this.retryNow());
+        uploads.showParked(parked, (item) => queue.dismiss(item.seq));
+    }
+
+    /** Queued items hold no names; where this page has not seen one, the search index of a
+     * login that may view orders has it (into the page's memory only). */
+    async learnIndexedNames(items) {
+        const {store, names} = this.desk;
+        for (const item of items) {
+            if (item.owner === null || item.owner === undefined || names.of({nonce: item.nonce, position: item.owner})) {
+                continue;
+            }
+            const person = store && store.getPerson ? await store.getPerson(item.list, item.owner).catch(() => null) : null;
+            names.learn({position: item.owner, name: person && person.name});
+        }
     }
 
     async conflicts() {

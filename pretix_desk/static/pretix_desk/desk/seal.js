@@ -20,7 +20,7 @@ const SEAL_INFO = "pretix-desk seal v1";
 /** The sealed JSON's keys and the attendee fields they stand for. */
 export const PERSONAL = {n: "name", e: "email", c: "company", o: "order", t: "checkin_texts", a: "shown_answers"};
 /** Codes whose derivation is kept: a desk's recent scans, bounded for a long day. */
-const KEEP = 1000;
+export const KEEP = 1000;
 
 const masters = new Map();
 
