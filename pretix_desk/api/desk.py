@@ -71,19 +71,24 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+#: The years a scan's or hand-out's ``datetime`` may lie in (docs/desk-api.rst).
+SCAN_FIRST_YEAR, SCAN_LAST_YEAR = 2000, 2199
+
+
 class ScanDateTimeField(serializers.DateTimeField):
     """Offline scans are replayed with the time they happened; years outside this range are
     typos, and would overflow when converted to the event's time zone."""
 
-    default_error_messages = {"range": _("The date must lie between the years 2000 and 2200.")}
+    default_error_messages = {"range": _("The date must lie between the years {first} and {last}.")}
 
     def to_internal_value(self, value):
         if not isinstance(value, str):
             self.fail("invalid", format="ISO 8601")
         dt = super().to_internal_value(value)
-        if not (datetime.datetime(2000, 1, 2, tzinfo=datetime.timezone.utc) <= dt
-                <= datetime.datetime(2200, 1, 1, tzinfo=datetime.timezone.utc)):
-            self.fail("range")
+        # a day's margin on either side: no time zone converts it out of range
+        if not (datetime.datetime(SCAN_FIRST_YEAR, 1, 2, tzinfo=datetime.timezone.utc) <= dt
+                < datetime.datetime(SCAN_LAST_YEAR, 12, 31, tzinfo=datetime.timezone.utc)):
+            self.fail("range", first=SCAN_FIRST_YEAR, last=SCAN_LAST_YEAR)
         return dt
 
 

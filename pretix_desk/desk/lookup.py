@@ -4,7 +4,7 @@ from typing import Optional
 from django.utils.timezone import now
 from pretix.base.models import Checkin
 from pretix.base.services.checkin import (
-    CheckInError, RequiredMediaExchangeError, perform_checkin,
+    CheckInError, RequiredMediaExchangeError, RequiredQuestionsError, perform_checkin,
 )
 
 from .outcomes import LookupOutcome
@@ -17,6 +17,7 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
     when = now()
     candidates = find_candidates(checkin_list=checkin_list, access_code=access_code)
     reason = explanation = None
+    questions = []
     if candidates:
         position, ambiguous = pick_candidate(
             candidates=candidates, checkin_list=checkin_list, access_code=access_code, when=when,
@@ -24,7 +25,12 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
         if ambiguous:
             reason = Checkin.REASON_AMBIGUOUS
         else:
-            reason, explanation = simulate_checkin(position, checkin_list=checkin_list, user=user, auth=auth)
+            try:
+                reason, explanation = simulate_checkin(position, checkin_list=checkin_list, user=user, auth=auth,
+                                                       ask_questions=True)
+            except RequiredQuestionsError as e:
+                # admitted once answered: a scan asks these first
+                questions = [q.pk for q in e.questions]
     else:
         position = find_revoked(checkin_list=checkin_list, access_code=access_code)
         if position is None:
@@ -42,6 +48,7 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
         can_check_in=reason is None,
         reason=reason,
         explanation=explanation,
+        questions=questions,
     )
 
 
@@ -63,12 +70,13 @@ def would_admit(*, checkin_list, access_code=None, position_id=None, checkin_typ
 
 
 def simulate_checkin(position, *, checkin_list, user, auth, checkin_type=Checkin.TYPE_ENTRY, when=None,
-                     ignore_unpaid=False, gate=None):
+                     ignore_unpaid=False, gate=None, ask_questions=False):
     """``(reason, explanation)`` with which pretix would refuse this check-in now, or
-    ``(None, None)``; questions are not asked."""
+    ``(None, None)``. With ``ask_questions``, pretix's RequiredQuestionsError passes
+    through where the check-in would ask questions first; without, questions do not count."""
     try:
         perform_checkin(
-            op=position, clist=checkin_list, given_answers={}, questions_supported=False,
+            op=position, clist=checkin_list, given_answers={}, questions_supported=ask_questions,
             canceled_supported=True, user=user, auth=auth, simulate=True, type=checkin_type,
             datetime=when, ignore_unpaid=ignore_unpaid, gate=gate,
         )

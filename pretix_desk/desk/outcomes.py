@@ -51,6 +51,8 @@ class LookupOutcome:
     can_check_in: bool
     reason: Optional[str] = None
     explanation: Optional[str] = None
+    #: ids of the check-in questions a scan asks before it checks in
+    questions: list = field(default_factory=list)
 
 
 @dataclass

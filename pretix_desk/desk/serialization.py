@@ -306,6 +306,7 @@ def lookup_payload(outcome, *, tz, badge=None):
         "line_items": line_items_data(outcome.position, outcome.line_items, tz=tz),
         "checkins": [checkin_data(c, tz=tz) for c in outcome.checkins],
         "can_check_in": outcome.can_check_in,
+        "questions": outcome.questions,
         "reason": outcome.reason,
         "reason_explanation": outcome.explanation,
     }

@@ -105,6 +105,23 @@ def test_lone_surrogates_in_other_fields_are_400(client, clist, position, field)
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("when,ok", [
+    ("1999-12-31T23:00:00-12:00", False), ("2000-01-02T00:00:00Z", True), ("2199-12-30T23:59:59Z", True),
+    ("2199-12-31T00:00:00Z", False), ("9999-12-31T23:59:59+14:00", False),
+])
+def test_a_scan_time_outside_the_years_2000_to_2199_is_400(client, clist, position, when, ok):
+    """A replayed scan's time is a fact pretix records; a typo'd year is refused by name."""
+    r = scan(client, clist, access_code=position.secret, nonce="n-" + when, datetime=when)
+    if ok:
+        assert r.status_code == 201, r.content
+        assert Checkin.objects.get().datetime == datetime.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    else:
+        assert r.status_code == 400 and r.json()["datetime"] == [
+            "The date must lie between the years 2000 and 2199."], r.content
+        assert not Checkin.all.exists()
+
+
+@pytest.mark.django_db
 def test_search_with_a_lone_surrogate_finds_nothing(client, clist):
     # (Django decodes what is not UTF-8 in a query string as U+FFFD)
     r = client.get(desk_url(clist, "search") + "?q=ab%ED%A0%80c")
