@@ -35,6 +35,11 @@ from pretix_desk.api.desk import DeskViewSet  # NOQA
 # desk-search (all under organizers/<o>/events/<e>/checkinlists/<list>/desk/).
 checkinlist_router.register(r"desk", DeskViewSet, basename="desk")
 
+# --- the door at a glance (organizers/<o>/events/<e>/desk_door/, api-v1:desk-door-list) ---
+from pretix_desk.api.door import DoorViewSet  # NOQA
+
+event_router.register(r"desk_door", DoorViewSet, basename="desk-door")
+
 # --- desk scanner page ---
 from pretix_desk.views import desk as desk_views  # NOQA
 

@@ -139,6 +139,26 @@ def test_sealing_and_how_soon_a_page_notices_a_logout():
     assert figure(doc, r"at least every (\d+) seconds while online") * 1000 == js_constant("sync.js", "INTERVAL_ONLINE_MS")
 
 
+def test_the_years_a_scan_may_be_replayed_in():
+    """tests/desk/test_desk_bad_data.py::test_a_scan_time_outside_the_years_2000_to_2199_is_400."""
+    first, last = re.search(r"a year outside (\d+) to (\d+) is a typo", text("docs/desk-api.rst")).groups()
+    assert (int(first), int(last)) == (desk_api.SCAN_FIRST_YEAR, desk_api.SCAN_LAST_YEAR)
+
+
+def test_the_door():
+    """tests/desk/test_desk_door.py: test_the_forecast_counts_door_entries_of_the_last_minutes_only
+    measures the span, test_a_bad_list_is_named the list parameter."""
+    from pretix_desk.api import door as door_api
+    from pretix_desk.door import figures as door
+
+    doc = "docs/door-api.rst"
+    assert figure(doc, r"entries at the door \(not auto check-ins\) of the last (\d+) minutes") * 60 == (
+        door.RATE_SPAN.total_seconds())
+    assert figure(doc, r"\(per minute, the last (\w+) hours\)") * 3600 == door.RECENT.total_seconds()
+    assert figure(doc, r"newest first, at most (\d+)") == door.CONFLICTS_SHOWN
+    assert figure(doc, r"\(repeatable, at most (\d+);") == door_api.DoorQuerySerializer().fields["list"].max_length
+
+
 def test_applying_a_rule():
     """The result's day is measured by tests/test_rules_apply.py::test_api_result_is_kept_for_a_day."""
     assert figure("docs/rules-api.rst", r"processed in batches of (\d+)") == apply.BATCH_SIZE

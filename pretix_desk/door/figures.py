@@ -1,0 +1,116 @@
+"""The door at a glance, read from pretix's own check-ins: who is expected, who came, who is
+inside (pretix's notion, exits and ``exit_all_at`` included), arrivals over time by list,
+gate and source, and the forced check-ins that are conflicts. Aggregates only: the cost of
+a refresh does not grow with the attendees' number, only with the lists and the buckets."""
+import datetime
+from dataclasses import dataclass, field
+from typing import Optional
+
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Value, When
+from django.db.models.functions import TruncHour, TruncMinute
+from pretix.base.models import Checkin, Gate
+
+#: The recent plot: per minute, this far back.
+RECENT = datetime.timedelta(hours=2)
+#: The arrival rate behind the forecast: entries per minute over this span.
+RATE_SPAN = datetime.timedelta(minutes=10)
+#: Forced check-ins listed, newest first.
+CONFLICTS_SHOWN = 50
+
+SOURCE_AUTO = "auto"  # auto check-in rules: nobody walked through a door
+SOURCE_DEVICE = "device"  # pretixSCAN and other devices
+SOURCE_STAFF = "staff"  # a user or a team token: the desk, pretix's web check-in, API clients
+
+
+@dataclass
+class ListFigures:
+    checkin_list: object
+    expected: int  # admissible tickets (pretix's positions of the list)
+    entered: int  # of them, those with a successful entry
+    inside: int  # pretix's positions_inside_query
+    rate_per_minute: float = 0.0  # entries (not auto check-ins) over RATE_SPAN
+    all_in_at: Optional[datetime.datetime] = None  # at that rate, when the rest are in
+
+    @property
+    def not_arrived(self):
+        return max(self.expected - self.entered, 0)
+
+
+@dataclass
+class DoorFigures:
+    at: datetime.datetime
+    lists: list
+    recent: list = field(default_factory=list)  # (minute, list, gate, source, type, count)
+    whole: list = field(default_factory=list)  # (hour, list, gate, source, type, count)
+    conflicts: list = field(default_factory=list)  # forced Checkin objects, newest first
+    gates: dict = field(default_factory=dict)  # names of the gates in the rows, by id
+
+
+def _source():
+    return Case(
+        When(auto_checked_in=True, then=Value(SOURCE_AUTO)),
+        When(device__isnull=False, then=Value(SOURCE_DEVICE)),
+        default=Value(SOURCE_STAFF), output_field=CharField(),
+    )
+
+
+def _arrivals(lists, trunc, since=None):
+    """Successful check-ins per bucket, list, gate, source and direction."""
+    qs = Checkin.objects.filter(list__in=lists, successful=True)
+    if since is not None:
+        qs = qs.filter(datetime__gte=since)
+    rows = (
+        qs.annotate(bucket=trunc("datetime", tzinfo=datetime.timezone.utc), source=_source())
+        .order_by()
+        .values("bucket", "list_id", "gate_id", "source", "type")
+        .annotate(n=Count("id"))
+    )
+    return sorted(
+        ((r["bucket"], r["list_id"], r["gate_id"], r["source"], r["type"], r["n"]) for r in rows),
+        key=lambda row: (row[0], row[1], row[2] or 0, row[3], row[4]),
+    )
+
+
+def _list_figures(clist):
+    positions = clist.positions
+    entered = positions.filter(
+        Exists(Checkin.objects.filter(list_id=clist.pk, position=OuterRef("pk"), type=Checkin.TYPE_ENTRY))
+    )
+    return ListFigures(
+        checkin_list=clist, expected=positions.count(), entered=entered.count(),
+        inside=clist.positions_inside_query().count(),
+    )
+
+
+def forecast(figures, recent, at):
+    """Set each list's arrival rate (entries at the door, not auto check-ins, over the last
+    RATE_SPAN) and, at that rate, when the attendees not yet in will be."""
+    since = at - RATE_SPAN
+    for f in figures:
+        entries = sum(
+            n for minute, list_id, _gate, source, kind, n in recent
+            if list_id == f.checkin_list.pk and kind == Checkin.TYPE_ENTRY and source != SOURCE_AUTO
+            and minute >= since
+        )
+        f.rate_per_minute = entries / (RATE_SPAN.total_seconds() / 60)
+        if f.not_arrived and f.rate_per_minute:
+            f.all_in_at = at + datetime.timedelta(minutes=f.not_arrived / f.rate_per_minute)
+
+
+def door_figures(event, lists, *, at, conflicts=True) -> DoorFigures:
+    """Everything the door page shows for these check-in lists of the event, at ``at``."""
+    lists = list(lists)
+    figures = [_list_figures(clist) for clist in lists]
+    recent = _arrivals(lists, TruncMinute, since=at - RECENT)
+    forecast(figures, recent, at)
+    forced = []
+    if conflicts:
+        forced = list(
+            Checkin.objects.filter(list__in=lists, successful=True, forced=True)
+            .select_related("position__order", "gate", "device")
+            .order_by("-datetime", "-pk")[:CONFLICTS_SHOWN]
+        )
+    whole = _arrivals(lists, TruncHour)
+    gate_ids = {row[2] for row in whole if row[2]}
+    gates = dict(Gate.objects.filter(pk__in=gate_ids).values_list("pk", "name")) if gate_ids else {}
+    return DoorFigures(at=at, lists=figures, recent=recent, whole=whole, conflicts=forced, gates=gates)

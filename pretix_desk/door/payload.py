@@ -1,0 +1,53 @@
+"""The door figures as the door endpoint answers them (docs/door-api.rst)."""
+from django.urls import reverse
+
+from pretix_desk.desk.serialization import isoformat
+
+
+def _rows(rows, tz):
+    return [[isoformat(bucket, tz), list_id, gate_id, source, kind, n]
+            for bucket, list_id, gate_id, source, kind, n in rows]
+
+
+def _conflict(checkin, *, event, tz, may_list):
+    order = checkin.position.order
+    return {
+        "checkin_id": checkin.pk,
+        "list": checkin.list_id,
+        "position_id": checkin.position_id,
+        "datetime": isoformat(checkin.datetime, tz),
+        "type": checkin.type,
+        "gate": checkin.gate.name if checkin.gate else None,
+        "device": checkin.device.name if checkin.device else None,
+        # pretix's flag: the client asked to force (an offline upload, or "check in anyway")
+        "force_sent": bool(checkin.force_sent),
+        "order": order.code if may_list else None,
+        "order_url": reverse("control:event.order", kwargs={
+            "organizer": event.organizer.slug, "event": event.slug, "code": order.code,
+        }) if may_list else None,
+    }
+
+
+def door_payload(figures, *, event, may_list):
+    """``may_list``: order codes (and links) of the conflicts only for those who may list
+    attendees, as pretix draws the line (desk/access.py)."""
+    tz = event.timezone
+    return {
+        "at": isoformat(figures.at, tz),
+        "lists": [{
+            "id": f.checkin_list.pk,
+            "name": str(f.checkin_list.name),
+            "subevent": f.checkin_list.subevent_id,
+            "expected": f.expected,
+            "entered": f.entered,
+            "not_arrived": f.not_arrived,
+            "inside": f.inside,
+            "rate_per_minute": round(f.rate_per_minute, 2),
+            "all_in_at": isoformat(f.all_in_at, tz) if f.all_in_at else None,
+        } for f in figures.lists],
+        "gates": [{"id": pk, "name": str(name)} for pk, name in sorted(figures.gates.items())],
+        "columns": ["bucket", "list", "gate", "source", "type", "count"],
+        "recent": {"bucket": "minute", "rows": _rows(figures.recent, tz)},
+        "whole": {"bucket": "hour", "rows": _rows(figures.whole, tz)},
+        "conflicts": [_conflict(c, event=event, tz=tz, may_list=may_list) for c in figures.conflicts],
+    }
