@@ -142,6 +142,12 @@ def desk_navigation(sender, request, **kwargs):
             active=url_name == "desk", external=True, icon="qrcode",
         ))
     if request.user.has_event_permission(
+        request.organizer, request.event, ("event.orders:read", "event.orders:checkin"), request=request,
+    ):
+        entries.append(_nav_entry(
+            request, label=_("Door"), url_name="door", active=url_name == "door", icon="area-chart",
+        ))
+    if request.user.has_event_permission(
         request.organizer, request.event, "event.settings.general:write", request=request
     ):
         entries.append(_nav_entry(

@@ -51,3 +51,11 @@ urlpatterns += [
     re_path(r"^control/event/(?P<organizer>[^/]+)/(?P<event>[^/]+)/desk/session/$",
             desk_views.DeskSessionView.as_view(), name="desk.session"),
 ]
+
+# --- the door page ---
+from pretix_desk.views import door as door_views  # NOQA
+
+urlpatterns += [
+    re_path(r"^control/event/(?P<organizer>[^/]+)/(?P<event>[^/]+)/desk/door/$",
+            door_views.DoorView.as_view(), name="door"),
+]

@@ -157,6 +157,8 @@ def test_the_door():
     assert figure(doc, r"\(per minute, the last (\w+) hours\)") * 3600 == door.RECENT.total_seconds()
     assert figure(doc, r"newest first, at most (\d+)") == door.CONFLICTS_SHOWN
     assert figure(doc, r"\(repeatable, at most (\d+);") == door_api.DoorQuerySerializer().fields["list"].max_length
+    from pretix_desk.views import door as door_page
+    assert figure(doc, r"refreshed every (\d+) seconds") == door_page.REFRESH_SECONDS
 
 
 def test_applying_a_rule():

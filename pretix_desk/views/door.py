@@ -1,0 +1,57 @@
+"""The door page in the control panel (Check-in → Door): the door endpoint's figures,
+refreshed in place (docs/door-api.rst)."""
+from django.http import Http404
+from django.urls import reverse
+from django.utils.translation import gettext
+from django.views.generic import TemplateView
+from pretix.control.permissions import EventPermissionRequiredMixin
+from pretix.control.views import ChartContainingView
+
+#: Seconds between two refreshes of the page.
+REFRESH_SECONDS = 5
+#: As pretix's check-in list status: those who may view orders or check in.
+DOOR_PERMISSION = ("event.orders:read", "event.orders:checkin")
+
+
+def door_strings():
+    return {
+        "entries": gettext("Entries"),
+        "exits": gettext("Exits"),
+        "auto": gettext("Auto check-ins"),
+        "updated": gettext("Updated at {time}"),
+        "failed": gettext("The figures could not be refreshed; the page tries again."),
+        "no_conflicts": gettext("No conflicts."),
+        "forced": gettext("Checked in although refused (forced) at {time}"),
+        "at_gate": gettext("at {gate}"),
+        "by_device": gettext("by {device}"),
+        "open_order": gettext("Open order {code}"),
+        "ticket": gettext("Ticket #{id}"),
+        "none": gettext("none"),
+        "staff": gettext("Staff and desks"),
+        "device": gettext("Devices (pretixSCAN)"),
+        "no_gate": gettext("no gate"),
+    }
+
+
+class DoorView(EventPermissionRequiredMixin, ChartContainingView, TemplateView):
+    """A chart page as pretix's own (ChartContainingView: the CSP Raphael needs)."""
+
+    permission = DOOR_PERMISSION
+    template_name = "pretixplugins/pretix_desk/door/index.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if "pretix_desk" not in request.event.get_plugins():
+            raise Http404(gettext("The registration desk is not enabled for this event."))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        event = self.request.event
+        ctx["door_config"] = {
+            "api": reverse("api-v1:desk-door-list", kwargs={"organizer": event.organizer.slug, "event": event.slug}),
+            "refresh_seconds": REFRESH_SECONDS,
+            "locale": self.request.LANGUAGE_CODE,
+            "timezone": str(event.timezone),
+            "strings": door_strings(),
+        }
+        return ctx
