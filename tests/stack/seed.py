@@ -131,8 +131,9 @@ def _ids(event, objs):
     return {"event": event.slug, **{k: v.pk for k, v in objs.items()}}
 
 
-def seed(*, attendees, organizer="bench", order_events=True):
-    """Everything the benchmark needs; returns slugs, ids and the API token."""
+def seed(*, attendees, organizer="bench", order_events=True, seal=True):
+    """Everything the benchmark needs; returns slugs, ids and the API token. ``seal``: derive
+    every code's sealing master (minutes at 100,000; only what reads the preload needs it)."""
     from pretix.base.models import Organizer
     from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
@@ -144,8 +145,9 @@ def seed(*, attendees, organizer="bench", order_events=True):
         org = Organizer.objects.get(slug=organizer)
         event, objs = _event(org, "attendees", PLUGINS_DESK)
         seed_attendees(event, objs, attendees)
-        # What the background derivation leaves after orders come in: every code's master kept.
-        derive_missing(event)
+        if seal:
+            # What the background derivation leaves after orders come in: every code's master kept.
+            derive_missing(event)
         out["attendees"] = _ids(event, objs)
         out["token_checkin"] = checkin_only_token(org)
         if order_events:
