@@ -102,3 +102,24 @@ def cancel_meanwhile(order):
         order.status = Order.STATUS_CANCELED
         order.save()
         order.log_action("pretix.event.order.canceled")
+
+
+def idb_contents(page):
+    """Every record of every object store of the desk's database, as stored."""
+    return page.evaluate("""async () => {
+        const db = await new Promise((ok, ko) => {
+            const r = indexedDB.open("pretix-desk");
+            r.onsuccess = () => ok(r.result);
+            r.onerror = () => ko(r.error);
+        });
+        const out = {};
+        for (const name of db.objectStoreNames) {
+            out[name] = await new Promise((ok, ko) => {
+                const r = db.transaction(name).objectStore(name).getAll();
+                r.onsuccess = () => ok(r.result);
+                r.onerror = () => ko(r.error);
+            });
+        }
+        db.close();
+        return out;
+    }""")

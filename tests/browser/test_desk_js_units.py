@@ -546,6 +546,26 @@ NO_FAULTS = {"accepted": 0, "refused": 0, "parked": 0, "failed": 0, "conflicts":
              "gaveUp": False, "authFailed": False}
 
 
+def test_an_earlier_items_failing_seal_holds_back_no_upload(js):
+    """Items an earlier page stored in clear are sealed at the next round; one whose sealing
+    fails is uploaded as it is, and the round goes on for every item."""
+    result = js(QUEUE_HARNESS + """
+        await store.queueAdd({event: "org:ev", kind: "scan", list: 1, api: "/api/1/", state: "pending", attempts: 0,
+            nonce: "n-OLD", created: "2026-01-01T10:00:00Z", label: {name: "Ada", product: "Ticket"},
+            body: {access_code: "OLD", nonce: "n-OLD", datetime: "2026-01-01T10:00:00Z", type: "entry"}});
+        await add("NEW");
+        const sealBody = sealer.sealBody;
+        sealer.sealBody = async (body) => { if (body.access_code === "OLD") throw new Error("no key"); return sealBody(body); };
+        let sentInClear = 0;
+        const scan = api.scan;
+        api.scan = async (body) => { if (body.access_code) { sentInClear += 1; return {status: 201, data: {status: "ok"}}; }
+                                     return scan(body); };
+        const round = await queue.flush();
+        return {accepted: round.accepted, left: (await store.queueAll()).length, sentInClear, names: names()};
+    """)
+    assert result == {"accepted": 2, "left": 0, "sentInClear": 1, "names": ["NEW"]}
+
+
 def test_queue_refused_and_failing_items_do_not_block_the_rest(js):
     result = js(QUEUE_HARNESS + """
         for (const c of ["A", "B", "C", "D", "E"]) await add(c, c === "D" ? "redeem" : "scan");

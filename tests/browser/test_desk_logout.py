@@ -19,7 +19,7 @@ from pretix_desk.models import Redemption
 from tests.browser.conftest import (
     PASSWORD, login, open_desk, wait_until_reloadable_offline,
 )
-from tests.browser.desk_page_helpers import cancel_meanwhile, desk_url
+from tests.browser.desk_page_helpers import cancel_meanwhile, desk_url, idb_contents
 from tests.browser.test_desk_questions_page import add_question, answers_of, question
 from tests.browser.test_desk_scanning import checkins, result_state, wedge
 
@@ -30,27 +30,6 @@ ANSWER = "Zebra wristband 4711"
 #: every store that holds what a login downloaded or learnt (people: the search index, where
 #: this version of the page has it)
 DOWNLOADED = ("attendees", "people", "conflicts")
-
-
-def idb_dump(page):
-    """Every record of every store of the desk's database, as stored."""
-    return page.evaluate("""async () => {
-        const db = await new Promise((ok, ko) => {
-            const r = indexedDB.open("pretix-desk");
-            r.onsuccess = () => ok(r.result);
-            r.onerror = () => ko(r.error);
-        });
-        const out = {};
-        for (const name of db.objectStoreNames) {
-            out[name] = await new Promise((ok, ko) => {
-                const r = db.transaction(name).objectStore(name).getAll();
-                r.onsuccess = () => ok(r.result);
-                r.onerror = () => ko(r.error);
-            });
-        }
-        db.close();
-        return out;
-    }""")
 
 
 def downloads_left(dump):
@@ -64,7 +43,7 @@ def downloads_left(dump):
 def wait_for_dump(page, condition, timeout=15):
     until = time.monotonic() + timeout
     while True:
-        dump = idb_dump(page)
+        dump = idb_contents(page)
         if condition(dump) or time.monotonic() > until:
             return dump
         time.sleep(0.2)
@@ -105,7 +84,7 @@ def test_the_queue_at_rest_holds_no_code_answer_or_name(context, desk_data):
     result_state(page, "ok")
     page.wait_for_selector("body[data-queued='3']")
 
-    queue = idb_dump(page)["queue"]
+    queue = idb_contents(page)["queue"]
     assert sorted(i["kind"] for i in queue) == ["redeem", "scan", "scan"]
     assert all("sealed" in i["body"] for i in queue)
     assert_sealed(queue, event, desk_data["paid"].secret, desk_data["second"].secret, "Ada", "Lovelace", "Alan",
@@ -120,7 +99,7 @@ def test_the_queue_at_rest_holds_no_code_answer_or_name(context, desk_data):
     with scopes_disabled():
         assert Redemption.objects.filter(position=desk_data["addon"]).count() == 1
     # the scans kept a day after their upload are as sealed as before
-    kept = idb_dump(page)["queue"]
+    kept = idb_contents(page)["queue"]
     assert [i["state"] for i in kept] == ["uploaded", "uploaded"]
     assert_sealed(kept, event, desk_data["paid"].secret, desk_data["second"].secret, "Lovelace", "Turing", ANSWER)
 
@@ -144,7 +123,7 @@ def queue_conflict_and_one_unsent(page, desk_data, context):
     wedge(page, desk_data["second"].secret)
     assert "offline" in result_state(page, "ok").lower()
     page.wait_for_selector("body[data-queued='1']")
-    before = idb_dump(page)
+    before = idb_contents(page)
     assert before["attendees"] and before["conflicts"]
     assert [i["state"] for i in before["queue"]] == ["uploaded", "pending"]
     assert_sealed(before["queue"], desk_data["event"], desk_data["second"].secret, "Turing", "Lovelace")
@@ -249,7 +228,7 @@ def test_opening_the_desk_after_a_logout_removes_what_the_login_left(context, de
     # logged out while no desk page runs; the next visit gets the login page
     page.goto("/control/logout")
     page.wait_for_url(re.compile(r"/control/login"))
-    assert downloads_left(idb_dump(page))
+    assert downloads_left(idb_contents(page))
     page.goto(desk_url(desk_data))
     page.wait_for_url(re.compile(r"/control/login"))
     dump = wait_for_dump(page, lambda d: not downloads_left(d))

@@ -9,33 +9,13 @@ from django_scopes import scopes_disabled
 from pretix.base.models import Team, User
 
 from tests.browser.conftest import PASSWORD, login, open_desk
+from tests.browser.desk_page_helpers import idb_contents
 from tests.browser.test_desk_scanning import checkins, result_state, wedge
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 #: Generous: one offline answer in CI's Chromium, PBKDF2 of 10,000 rounds included.
 OFFLINE_ANSWER_BOUND_MS = 2000
-
-
-def idb_contents(page):
-    """Every object store of the desk's database with everything in it."""
-    return page.evaluate("""async () => {
-        const db = await new Promise((ok, ko) => {
-            const r = indexedDB.open("pretix-desk");
-            r.onsuccess = () => ok(r.result);
-            r.onerror = () => ko(r.error);
-        });
-        const out = {};
-        for (const name of db.objectStoreNames) {
-            out[name] = await new Promise((ok, ko) => {
-                const r = db.transaction(name).objectStore(name).getAll();
-                r.onsuccess = () => ok(r.result);
-                r.onerror = () => ko(r.error);
-            });
-        }
-        db.close();
-        return out;
-    }""")
 
 
 def personal_data(desk_data):

@@ -191,14 +191,19 @@ export class SyncQueue {
             if (!holdsClear(item)) {
                 continue;
             }
-            const body = this.sealer.available ? await this.sealer.sealBody(item.body) : item.body;
-            this.remember(item, item.body, item.label && item.label.name);
-            const sealed = {
-                ...item, body, label: item.label && item.label.product ? {product: item.label.product} : null,
-                response: refusalSummary(item.response),
-            };
-            delete sealed.code_hash;
-            await this.store.queuePut(sealed);
+            try {
+                const body = this.sealer.available ? await this.sealer.sealBody(item.body) : item.body;
+                this.remember(item, item.body, item.label && item.label.name);
+                const sealed = {
+                    ...item, body, label: item.label && item.label.product ? {product: item.label.product} : null,
+                    response: refusalSummary(item.response),
+                };
+                delete sealed.code_hash;
+                await this.store.queuePut(sealed);
+            } catch (e) {
+                // This item stays as it was and is uploaded so; the others are sealed and go on.
+                console.error("A queued item could not be sealed", e);
+            }
         }
     }
 
