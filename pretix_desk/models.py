@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 from pretix.base.models import (
-    CheckinList, Device, Event, Item, ItemVariation, LoggedModel, OrderPosition,
+    CheckinList, Device, Event, Gate, Item, ItemVariation, LoggedModel, OrderPosition,
     SalesChannel,
 )
 
@@ -162,3 +162,38 @@ class SealKey(models.Model):
     master = models.BinaryField(max_length=32)
 
     objects = ScopedManager(organizer="position__order__event__organizer")
+
+
+class DeskReport(models.Model):
+    """What a desk page last said about itself (``door/reports.py``), one row per desk and
+    event: the door page shows every desk from these, and those gone quiet as such.
+
+    The desk sends its report with the list syncs it makes anyway; times are the server's,
+    the desk's own clock corrected by the difference it reported."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    desk = models.CharField(max_length=40)
+    checkin_list = models.ForeignKey(CheckinList, on_delete=models.SET_NULL, null=True, related_name="+")
+    gate = models.ForeignKey(Gate, on_delete=models.SET_NULL, null=True, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+    )
+    version = models.CharField(max_length=40)
+    state = models.CharField(max_length=20)
+    state_since = models.DateTimeField(null=True)
+    last_sync = models.DateTimeField(null=True)
+    offline_from = models.DateTimeField(null=True)
+    offline_until = models.DateTimeField(null=True)
+    queued = models.PositiveIntegerField(default=0)
+    parked = models.PositiveIntegerField(default=0)
+    failing = models.PositiveIntegerField(default=0)
+    scans_5min = models.PositiveIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    objects = ScopedManager(organizer="event__organizer")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "desk"], name="pretix_desk_report_once"),
+        ]

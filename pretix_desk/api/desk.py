@@ -7,6 +7,7 @@ import datetime
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 from drf_ujson.parsers import UJSONParser
 from pretix.base.models import Checkin, Device, OrderPosition
@@ -29,6 +30,7 @@ from pretix_desk.desk.sync import (
     InvalidSyncToken, etag_matches, read_download_time, with_sync_state,
 )
 from pretix_desk.desk.verdict import override_for
+from pretix_desk.door.reports import HEADER as REPORT_HEADER, record_report
 
 MAX_ID = 2**31 - 1
 MAX_ANSWERS = 100
@@ -247,6 +249,13 @@ class DeskViewSet(viewsets.ViewSet):
         self.checkin_list = checkin_list
         self.tz = request.event.timezone
 
+    def _keep_report(self):
+        """The desk's report about itself, sent with its syncs (door/reports.py)."""
+        value = self.request.headers.get(REPORT_HEADER)
+        if value and not isinstance(self.request.auth, Device):
+            record_report(value, event=self.request.event, checkin_list=self.checkin_list,
+                          user=self.request.user, at=now())
+
     def _validated(self, serializer_class, data):
         serializer = serializer_class(data=data, context={
             "organizer": self.request.organizer, "event": self.request.event, "checkin_list": self.checkin_list,
@@ -357,6 +366,7 @@ class DeskViewSet(viewsets.ViewSet):
 
     @action(detail=False, methods=["get"], url_path="preload", url_name="preload")
     def preload(self, request, **kwargs):
+        self._keep_report()
         params = self._validated(PreloadQuerySerializer, request.query_params)
         try:
             preload = prepare_preload(
@@ -398,6 +408,7 @@ class DeskViewSet(viewsets.ViewSet):
 
     @action(detail=False, methods=["get"], url_path="search", url_name="search")
     def search(self, request, **kwargs):
+        self._keep_report()  # a desk that downloads nothing probes with an empty search
         params = self._validated(SearchQuerySerializer, request.query_params)
         positions = search(checkin_list=self.checkin_list, query=params["q"])
         return Response(serialization.search_payload(positions, tz=self.tz))

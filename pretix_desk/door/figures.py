@@ -10,6 +10,8 @@ from django.db.models import Case, CharField, Count, Exists, OuterRef, Value, Wh
 from django.db.models.functions import TruncHour, TruncMinute
 from pretix.base.models import Checkin, Gate
 
+from pretix_desk.door.reports import desks as desk_statuses
+
 #: The recent plot: per minute, this far back.
 RECENT = datetime.timedelta(hours=2)
 #: The arrival rate behind the forecast: entries per minute over this span.
@@ -44,6 +46,7 @@ class DoorFigures:
     whole: list = field(default_factory=list)  # (hour, list, gate, source, type, count)
     conflicts: list = field(default_factory=list)  # forced Checkin objects, newest first
     gates: dict = field(default_factory=dict)  # names of the gates in the rows, by id
+    desks: list = field(default_factory=list)  # reports.DeskStatus, those reporting first
 
 
 def _source():
@@ -113,4 +116,5 @@ def door_figures(event, lists, *, at, conflicts=True) -> DoorFigures:
     whole = _arrivals(lists, TruncHour)
     gate_ids = {row[2] for row in whole if row[2]}
     gates = dict(Gate.objects.filter(pk__in=gate_ids).values_list("pk", "name")) if gate_ids else {}
-    return DoorFigures(at=at, lists=figures, recent=recent, whole=whole, conflicts=forced, gates=gates)
+    return DoorFigures(at=at, lists=figures, recent=recent, whole=whole, conflicts=forced, gates=gates,
+                       desks=desk_statuses(event, lists, at=at))

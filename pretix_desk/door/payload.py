@@ -28,6 +28,29 @@ def _conflict(checkin, *, event, tz, may_list):
     }
 
 
+def _desk(status, *, tz, may_list):
+    r = status.report
+    return {
+        "desk": r.desk,
+        "user": r.user.email if r.user and may_list else None,
+        "list": r.checkin_list_id,
+        "gate": r.gate.name if r.gate else None,
+        "version": r.version,
+        # what the desk said, or "quiet": not heard from for a while (offline or closed)
+        "state": status.state,
+        "state_since": isoformat(r.state_since, tz),
+        "last_seen": isoformat(r.last_seen, tz),
+        "last_sync": isoformat(r.last_sync, tz),
+        "offline_from": isoformat(r.offline_from, tz),
+        "offline_until": isoformat(r.offline_until, tz),
+        "queued": r.queued,
+        "parked": r.parked,
+        "failing": r.failing,
+        "scans_5min": r.scans_5min,
+        "scans_per_minute": round(status.scans_per_minute, 1),
+    }
+
+
 def door_payload(figures, *, event, may_list):
     """``may_list``: order codes (and links) of the conflicts only for those who may list
     attendees, as pretix draws the line (desk/access.py)."""
@@ -50,4 +73,5 @@ def door_payload(figures, *, event, may_list):
         "recent": {"bucket": "minute", "rows": _rows(figures.recent, tz)},
         "whole": {"bucket": "hour", "rows": _rows(figures.whole, tz)},
         "conflicts": [_conflict(c, event=event, tz=tz, may_list=may_list) for c in figures.conflicts],
+        "desks": [_desk(d, tz=tz, may_list=may_list) for d in figures.desks],
     }

@@ -229,6 +229,7 @@ class DeskView(DeskMixin, TemplateView):
             "badges": badges,
             "urls": self.desk_urls(),
             "version": desk_assets_version(),
+            "app_version": __version__,
             "owner": desk_owner_tag(self.request),
             # The queue is sealed to this key (desk/envelope.py); the search index is only
             # downloaded for those who may list attendees (desk/access.py).

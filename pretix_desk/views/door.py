@@ -30,6 +30,14 @@ def door_strings():
         "staff": gettext("Staff and desks"),
         "device": gettext("Devices (pretixSCAN)"),
         "no_gate": gettext("no gate"),
+        "no_desks": gettext("No desk has reported in the last 12 hours."),
+        "desk_online": gettext("online since {time}"),
+        "desk_syncing": gettext("uploading since {time}"),
+        "desk_unavailable": gettext("online without offline mode since {time}"),
+        "desk_quiet": gettext("not heard from since {time} (offline or closed)"),
+        "desk_was_offline": gettext("offline {from}–{until}"),
+        "desk_offline_since": gettext("offline since {from}"),
+        "desk_by": gettext("{desk} ({user})"),
     }
 
 

@@ -1,7 +1,7 @@
 """The door page (Check-in → Door) in a real browser: a desk scans online, pretix's own
 checkinrpc/redeem admits a ticket from a device at a gate, a desk admits offline a ticket
 that the device admitted meanwhile, and someone leaves; the page shows each fact, as pretix
-counts it, within one refresh, without a reload."""
+counts it, and the desk as it reports itself, within one refresh, without a reload."""
 import uuid
 
 import pytest
@@ -93,6 +93,14 @@ def test_the_door_page_shows_every_fact_within_one_refresh(browser, live_server,
         staff = manager.locator("#door-sources tr[data-source='staff']")
         assert staff.locator("[data-field='entries']").inner_text() == "1"
 
+        # the desk reports itself with its syncs: online, its scan counted
+        desk.evaluate("window.pretixDesk.syncNow()")
+        next_refresh(manager)
+        row = manager.locator("#door-desks tr[data-desk]")
+        assert row.count() == 1
+        assert row.get_attribute("data-state") in ("online", "syncing")
+        assert row.locator("[data-field='scans_per_minute']").inner_text() == "0.2"
+
         # pretixSCAN's way, at the north gate
         scanner, north = device_at_gate(desk_data)
         pretix_redeem(scanner, desk_data, desk_data["second"])
@@ -111,7 +119,12 @@ def test_the_door_page_shows_every_fact_within_one_refresh(browser, live_server,
         pretix_redeem(scanner, desk_data, desk_data["grace"])
         desk_context.set_offline(False)
         desk.wait_for_selector("body[data-queued='0']", timeout=30000)
+        desk.evaluate("window.pretixDesk.syncNow()")
         next_refresh(manager)
+        # the desk said it was offline, and when it came back
+        assert row.get_attribute("data-state") == "online"
+        assert "offline" in row.locator("[data-field='state']").inner_text()
+        assert row.locator("[data-field='queued']").inner_text() == "0"
         conflict = manager.locator("#door-conflicts li[data-checkin]")
         assert conflict.count() == 1
         with scopes_disabled():

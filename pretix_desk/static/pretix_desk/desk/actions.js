@@ -113,6 +113,7 @@ export class DeskActions {
             return;
         }
         this.dedupe.accept(code);
+        this.desk.report.noteScan();
         const body = {
             access_code: code, type: this.desk.prefs.direction, nonce: newNonce(),
             ...scanTarget(this.desk.lists.chosen, this.desk.prefs.gate), ...flags,

@@ -4,6 +4,8 @@
  * reached" (NetworkError): only the second makes the desk answer offline. Each outcome is
  * reported (reporter.answered / reporter.failed), so connectivity follows every request. */
 
+import {HEADER as STATUS_HEADER} from "./report.js";
+
 export class NetworkError extends Error {
     constructor(kind, message) {
         super(message || kind);
@@ -23,7 +25,7 @@ export const TIMEOUTS = {scan: 5000, redeem: 5000, lookup: 5000, search: 8000, p
 export class DeskApi {
     /** csrfToken: a string, or a function returning the current one (a page restored by the
      * service worker may hold a token from an earlier login; the cookie has the live one). */
-    constructor({base, csrfToken, fetchImpl, isOnline, reporter} = {}) {
+    constructor({base, csrfToken, fetchImpl, isOnline, reporter, status} = {}) {
         this.base = base;
         this.csrfToken = csrfToken;
         this.fetchImpl = fetchImpl || ((...args) => globalThis.fetch(...args));
@@ -31,6 +33,8 @@ export class DeskApi {
         /** {mark(), answered(mark, status), failed(error)}: connectivity.js (session.js
          * watches the statuses) */
         this.reporter = reporter || {answered() {}, failed() {}};
+        /** report.js: the desk's report for a request of a kind, or null */
+        this.status = status || null;
     }
 
     async request(method, path, options = {}) {
@@ -47,9 +51,13 @@ export class DeskApi {
         }
     }
 
-    async send(method, path, {body, timeout = 5000, headers = {}} = {}) {
+    async send(method, path, {body, timeout = 5000, headers = {}, report = null} = {}) {
         if (!this.isOnline()) {
             throw new NetworkError("offline");
+        }
+        const status = report && this.status ? this.status.header(report) : null;
+        if (status) {
+            headers = {...headers, [STATUS_HEADER]: status};
         }
         const controller = new AbortController();
         const timer = setTimeout(() => controller.abort(), timeout);
@@ -99,12 +107,13 @@ export class DeskApi {
         return {status: response.status, data, headers: response.headers};
     }
 
-    scan(body) {
-        return this.request("POST", "scan/", {body, timeout: TIMEOUTS.scan});
+    /** upload: the item comes from the queue (the first of a batch carries a report) */
+    scan(body, {upload = false} = {}) {
+        return this.request("POST", "scan/", {body, timeout: TIMEOUTS.scan, report: upload ? "upload" : null});
     }
 
-    redeem(body) {
-        return this.request("POST", "redeem/", {body, timeout: TIMEOUTS.redeem});
+    redeem(body, {upload = false} = {}) {
+        return this.request("POST", "redeem/", {body, timeout: TIMEOUTS.redeem, report: upload ? "upload" : null});
     }
 
     lookup(code) {
@@ -118,7 +127,7 @@ export class DeskApi {
     /** A request the server answers at once without recording anything (a search without
      * a query is refused with 400): is the server reachable? */
     probe() {
-        return this.request("GET", "search/?q=", {timeout: TIMEOUTS.lookup});
+        return this.request("GET", "search/?q=", {timeout: TIMEOUTS.lookup, report: "probe"});
     }
 
     preload({since, etag} = {}) {
@@ -127,6 +136,6 @@ export class DeskApi {
             headers["If-None-Match"] = etag;
         }
         const query = since ? "?since=" + encodeURIComponent(since) : "";
-        return this.request("GET", "preload/" + query, {timeout: TIMEOUTS.preload, headers});
+        return this.request("GET", "preload/" + query, {timeout: TIMEOUTS.preload, headers, report: "download"});
     }
 }

@@ -51,9 +51,11 @@ export class Counters {
             return;
         }
         const mine = await queue.mine();
-        ui.setCounters({queued: mine.filter(isPending).length});
+        const queued = mine.filter(isPending).length;
+        ui.setCounters({queued});
         const failing = mine.filter(isFailing);
         const parked = mine.filter(isParked);
+        this.desk.report.noteQueue({queued, parked: parked.length, failing: failing.length});
         await this.learnIndexedNames([...failing, ...parked]);
         uploads.showFailing(failing, () => this.retryNow());
         uploads.showParked(parked, (item) => queue.dismiss(item.seq));

@@ -9,11 +9,13 @@ export class DeskLists {
      * @param lists     the page config's lists ({id, name, api, ...})
      * @param reporter  {mark(), answered(mark), failed(error)}: connectivity
      * @param csrfToken function returning the current CSRF token
+     * @param status    report.js: the desk's report, sent with syncs and uploads
      */
-    constructor({lists, reporter, csrfToken}) {
+    constructor({lists, reporter, csrfToken, status = null}) {
         this.byId = new Map(lists.map((l) => [l.id, l]));
         this.reporter = reporter;
         this.csrfToken = csrfToken;
+        this.status = status;
         this.clients = new Map();
         this.currentId = null;
         /** The lists scanned after the primary one, in order (pretix: the first that admits
@@ -55,7 +57,7 @@ export class DeskLists {
     /** The client of an API base (the queue keeps the base with each item). */
     client(base) {
         if (!this.clients.has(base)) {
-            this.clients.set(base, new DeskApi({base, csrfToken: this.csrfToken, reporter: this.reporter}));
+            this.clients.set(base, new DeskApi({base, csrfToken: this.csrfToken, reporter: this.reporter, status: this.status}));
         }
         return this.clients.get(base);
     }

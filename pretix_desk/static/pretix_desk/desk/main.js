@@ -11,6 +11,7 @@
  *   privacy.js       log out, remove the download, another user's data; session.js
  *                    notices a login that ended elsewhere
  *   conflicts.js     what the uploads of offline answers collided with
+ *   report.js        what this desk tells the door page about itself, with its syncs
  *   ui.js, cards.js, uploadview.js, counters.js  the view (names.js: the names this page
  *                    saw, never stored); scanner.js and camera.js the input
  * Configuration and translated strings come from JSON blocks the server renders. */
@@ -26,6 +27,7 @@ import {SessionNames} from "./names.js";
 import {Prefs} from "./prefs.js";
 import {loggedOut, logout, removeDownloadsNow} from "./privacy.js";
 import {QuestionForm} from "./questions.js";
+import {DeskReporter} from "./report.js";
 import {attachScanner} from "./scanner.js";
 import {SessionWatch} from "./session.js";
 import {DeskSetup} from "./setup.js";
@@ -68,6 +70,9 @@ export class Desk {
         this.counters = new Counters(this);
         this.prefs = new Prefs(config.storage_key);
         this.conn = new Connectivity({reachable: navigator.onLine !== false, capable: false});
+        this.report = new DeskReporter({
+            conn: this.conn, prefs: this.prefs, version: config.app_version + "+" + config.version.slice(0, 8),
+        });
         this.session = new SessionWatch({
             url: config.urls.session, owner: config.owner,
             onEnded: () => loggedOut(this).then(() => this.refresh()),
@@ -76,6 +81,7 @@ export class Desk {
         });
         this.lists = new DeskLists({
             lists: config.lists, reporter: this.session.watch(this.conn), csrfToken: () => csrfToken(config),
+            status: this.report,
         });
         this.setup = new DeskSetup({
             box: $("desk-setup"), config, prefs: this.prefs, lists: this.lists, T,

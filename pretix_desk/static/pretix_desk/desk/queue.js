@@ -322,7 +322,8 @@ export class SyncQueue {
             }
             let response;
             try {
-                response = await (item.kind === "redeem" ? api.redeem(item.body) : api.scan(item.body));
+                response = await (item.kind === "redeem"
+                    ? api.redeem(item.body, {upload: true}) : api.scan(item.body, {upload: true}));
             } catch (e) {
                 if (!(e instanceof NetworkError)) {
                     await this.park(item, "error", {reason: "error", last_error: String(e)});

@@ -128,8 +128,9 @@ export class Sync {
                         break; // the next list would only wait for the same failure
                     }
                 }
-            } else if (lists.currentId && conn.state === "offline") {
-                // Nothing to upload or download, but the server must still be found again.
+            } else if (lists.currentId) {
+                // Nothing to download, but the server must still be found again when
+                // offline, and hear from this desk (report.js) when online.
                 await lists.api(lists.currentId).probe().catch(() => null);
             }
         } finally {
@@ -162,6 +163,9 @@ export class Sync {
             throw e;
         }
         const now = new Date().toISOString();
+        if (response.status === 200 || response.status === 304) {
+            this.desk.report.noteSync();
+        }
         if (response.status === 304 && meta) {
             await store.putMeta({...meta, last_sync: now});
         } else if (response.status === 200 && response.data) {

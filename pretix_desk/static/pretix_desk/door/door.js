@@ -52,6 +52,38 @@
         )));
     }
 
+    function showDesks(data) {
+        const lists = new Map(data.lists.map((l) => [l.id, l.name]));
+        const body = document.querySelector("#door-desks tbody");
+        if (!data.desks.length) {
+            body.replaceChildren(el("tr", {}, el("td", {colspan: "10", class: "text-muted", text: T.no_desks})));
+            return;
+        }
+        const at = (iso) => (iso ? time.format(new Date(iso)) : "–");
+        body.replaceChildren(...data.desks.map((d) => {
+            const name = d.desk.slice(0, 6);
+            const since = d.state === "quiet" ? d.last_seen : d.state_since;
+            const state = [fmt(T["desk_" + d.state] || d.state, {time: at(since)})];
+            if (d.offline_from && d.offline_until) {
+                state.push(fmt(T.desk_was_offline, {from: at(d.offline_from), until: at(d.offline_until)}));
+            } else if (d.offline_from) {
+                state.push(fmt(T.desk_offline_since, {from: at(d.offline_from)}));
+            }
+            return el("tr", {"data-desk": d.desk, "data-state": d.state, class: d.state === "quiet" ? "warning" : null},
+                el("th", {scope: "row", text: d.user ? fmt(T.desk_by, {desk: name, user: d.user}) : name}),
+                el("td", {text: lists.get(d.list) || "–"}),
+                el("td", {text: d.gate || T.no_gate}),
+                el("td", {"data-field": "state", text: state.join(" · ")}),
+                el("td", {"data-field": "last_sync", text: at(d.last_sync)}),
+                cell(d.queued, {"data-field": "queued"}),
+                cell(d.parked, {"data-field": "parked"}),
+                cell(d.failing, {"data-field": "failing", class: d.failing ? "text-right text-danger" : "text-right"}),
+                cell(d.scans_per_minute.toLocaleString(config.locale), {"data-field": "scans_per_minute"}),
+                el("td", {text: d.version}),
+            );
+        }));
+    }
+
     /** Entries at the door, exits and auto check-ins per bucket (ms since the epoch). */
     function perBucket(rows) {
         const buckets = new Map();
@@ -163,6 +195,7 @@
             }
             const data = await response.json();
             showLists(data.lists);
+            showDesks(data);
             showSources(data);
             showConflicts(data.conflicts);
             showRecent(data);
