@@ -7,8 +7,8 @@ from rest_framework.response import Response
 
 from pretix_desk.api.desk import MAX_ID
 from pretix_desk.desk.access import may_list_attendees
-from pretix_desk.door.figures import door_figures
 from pretix_desk.door.payload import door_payload
+from pretix_desk.door.shared import shared_door_figures
 
 
 class DoorQuerySerializer(serializers.Serializer):
@@ -39,5 +39,5 @@ class DoorViewSet(viewsets.ViewSet):
             if lists.count() != len(set(wanted)):
                 raise NotFound(_("No such check-in list."))
         may_list = may_list_attendees(auth=request.auth, permissions=request.eventpermset)
-        figures = door_figures(request.event, lists, at=now())
+        figures = shared_door_figures(request.event, lists, at=now())
         return Response(door_payload(figures, event=request.event, may_list=may_list))

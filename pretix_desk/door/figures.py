@@ -26,7 +26,9 @@ SOURCE_STAFF = "staff"  # a user or a team token: the desk, pretix's web check-i
 
 @dataclass
 class ListFigures:
-    checkin_list: object
+    list_id: int
+    name: str
+    subevent_id: Optional[int]
     expected: int  # admissible tickets (pretix's positions of the list)
     entered: int  # of them, those with a successful entry
     inside: int  # pretix's positions_inside_query
@@ -39,12 +41,36 @@ class ListFigures:
 
 
 @dataclass
+class Conflict:
+    """A forced check-in, as the door shows it (plain data: figures are shared through
+    pretix's cache, ``door.shared``)."""
+    checkin_id: int
+    list_id: int
+    position_id: int
+    datetime: datetime.datetime
+    type: str
+    gate: Optional[str]
+    device: Optional[str]
+    force_sent: bool
+    order_code: str
+
+    @classmethod
+    def of(cls, checkin):
+        return cls(
+            checkin_id=checkin.pk, list_id=checkin.list_id, position_id=checkin.position_id,
+            datetime=checkin.datetime, type=checkin.type, gate=str(checkin.gate.name) if checkin.gate else None,
+            device=str(checkin.device.name) if checkin.device else None, force_sent=bool(checkin.force_sent),
+            order_code=checkin.position.order.code,
+        )
+
+
+@dataclass
 class DoorFigures:
     at: datetime.datetime
     lists: list
     recent: list = field(default_factory=list)  # (minute, list, gate, source, type, count)
     whole: list = field(default_factory=list)  # (hour, list, gate, source, type, count)
-    conflicts: list = field(default_factory=list)  # forced Checkin objects, newest first
+    conflicts: list = field(default_factory=list)  # Conflict, newest first
     gates: dict = field(default_factory=dict)  # names of the gates in the rows, by id
     desks: list = field(default_factory=list)  # reports.DeskStatus, those reporting first
 
@@ -80,7 +106,7 @@ def _list_figures(clist):
         Exists(Checkin.objects.filter(list_id=clist.pk, position=OuterRef("pk"), type=Checkin.TYPE_ENTRY))
     )
     return ListFigures(
-        checkin_list=clist, expected=positions.count(), entered=entered.count(),
+        list_id=clist.pk, name=str(clist.name), subevent_id=clist.subevent_id, expected=positions.count(), entered=entered.count(),
         inside=clist.positions_inside_query().count(),
     )
 
@@ -92,29 +118,31 @@ def forecast(figures, recent, at):
     for f in figures:
         entries = sum(
             n for minute, list_id, _gate, source, kind, n in recent
-            if list_id == f.checkin_list.pk and kind == Checkin.TYPE_ENTRY and source != SOURCE_AUTO
+            if list_id == f.list_id and kind == Checkin.TYPE_ENTRY and source != SOURCE_AUTO
             and minute >= since
         )
         f.rate_per_minute = entries / (RATE_SPAN.total_seconds() / 60)
+        f.all_in_at = None
         if f.not_arrived and f.rate_per_minute:
             f.all_in_at = at + datetime.timedelta(minutes=f.not_arrived / f.rate_per_minute)
 
 
-def door_figures(event, lists, *, at, conflicts=True) -> DoorFigures:
-    """Everything the door page shows for these check-in lists of the event, at ``at``."""
+def door_figures(event, lists, *, at, conflicts=True, desks=True) -> DoorFigures:
+    """Everything the door page shows for these check-in lists of the event, at ``at``
+    (``desks``: with the desks' reports; ``door.shared`` reads those at every refresh)."""
     lists = list(lists)
     figures = [_list_figures(clist) for clist in lists]
     recent = _arrivals(lists, TruncMinute, since=at - RECENT)
     forecast(figures, recent, at)
     forced = []
     if conflicts:
-        forced = list(
+        forced = [Conflict.of(c) for c in (
             Checkin.objects.filter(list__in=lists, successful=True, forced=True)
             .select_related("position__order", "gate", "device")
             .order_by("-datetime", "-pk")[:CONFLICTS_SHOWN]
-        )
+        )]
     whole = _arrivals(lists, TruncHour)
     gate_ids = {row[2] for row in whole if row[2]}
-    gates = dict(Gate.objects.filter(pk__in=gate_ids).values_list("pk", "name")) if gate_ids else {}
+    gates = {pk: str(name) for pk, name in Gate.objects.filter(pk__in=gate_ids).values_list("pk", "name")}
     return DoorFigures(at=at, lists=figures, recent=recent, whole=whole, conflicts=forced, gates=gates,
-                       desks=desk_statuses(event, lists, at=at))
+                       desks=desk_statuses(event, lists, at=at) if desks else [])

@@ -9,21 +9,20 @@ def _rows(rows, tz):
             for bucket, list_id, gate_id, source, kind, n in rows]
 
 
-def _conflict(checkin, *, event, tz, may_list):
-    order = checkin.position.order
+def _conflict(conflict, *, event, tz, may_list):
     return {
-        "checkin_id": checkin.pk,
-        "list": checkin.list_id,
-        "position_id": checkin.position_id,
-        "datetime": isoformat(checkin.datetime, tz),
-        "type": checkin.type,
-        "gate": checkin.gate.name if checkin.gate else None,
-        "device": checkin.device.name if checkin.device else None,
+        "checkin_id": conflict.checkin_id,
+        "list": conflict.list_id,
+        "position_id": conflict.position_id,
+        "datetime": isoformat(conflict.datetime, tz),
+        "type": conflict.type,
+        "gate": conflict.gate,
+        "device": conflict.device,
         # pretix's flag: the client asked to force (an offline upload, or "check in anyway")
-        "force_sent": bool(checkin.force_sent),
-        "order": order.code if may_list else None,
+        "force_sent": conflict.force_sent,
+        "order": conflict.order_code if may_list else None,
         "order_url": reverse("control:event.order", kwargs={
-            "organizer": event.organizer.slug, "event": event.slug, "code": order.code,
+            "organizer": event.organizer.slug, "event": event.slug, "code": conflict.order_code,
         }) if may_list else None,
     }
 
@@ -58,9 +57,9 @@ def door_payload(figures, *, event, may_list):
     return {
         "at": isoformat(figures.at, tz),
         "lists": [{
-            "id": f.checkin_list.pk,
-            "name": str(f.checkin_list.name),
-            "subevent": f.checkin_list.subevent_id,
+            "id": f.list_id,
+            "name": f.name,
+            "subevent": f.subevent_id,
             "expected": f.expected,
             "entered": f.entered,
             "not_arrived": f.not_arrived,

@@ -98,10 +98,7 @@ def test_failed_scans_are_no_arrivals(client, event, clist, door_day):
 def test_the_forecast_counts_door_entries_of_the_last_minutes_only():
     at = datetime.datetime(2026, 12, 7, 18, 0, tzinfo=datetime.timezone.utc)
 
-    class List:
-        pk = 1
-
-    f = door.ListFigures(checkin_list=List(), expected=100, entered=40, inside=35)
+    f = door.ListFigures(list_id=1, name="Main", subevent_id=None, expected=100, entered=40, inside=35)
     minute = datetime.timedelta(minutes=1)
     rows = [
         (at - 3 * minute, 1, None, door.SOURCE_STAFF, "entry", 12),
@@ -114,7 +111,7 @@ def test_the_forecast_counts_door_entries_of_the_last_minutes_only():
     door.forecast([f], rows, at)
     assert f.rate_per_minute == 2.0
     assert f.all_in_at == at + datetime.timedelta(minutes=30)
-    idle = door.ListFigures(checkin_list=List(), expected=10, entered=2, inside=2)
+    idle = door.ListFigures(list_id=1, name="Main", subevent_id=None, expected=10, entered=2, inside=2)
     door.forecast([idle], [], at)
     assert (idle.rate_per_minute, idle.all_in_at) == (0.0, None)
 

@@ -4,9 +4,11 @@
 
 seeds N paid attendees on the stack's PostgreSQL (``tests/stack/harness.py``), then
 check-ins spread over the last three hours (entries, an exit for every fourth, some at a
-gate, some by a device, some automatic, a few forced) and reads the door's figures
-(``pretix_desk/door/figures.py``) repeatedly, timing every statement. It prints the
-database time per refresh and the slowest statements, and writes JSON (``--json``).
+gate, some by a device, some automatic, a few forced) and counts the door's figures
+(``pretix_desk/door/figures.py``) repeatedly, timing every statement; then the refreshes
+that share figures counted before (``door/shared.py``, the stack's Redis as pretix's
+cache). It prints the database time per refresh of each, the slowest statements, and
+writes JSON (``--json``).
 ``docs/door-api.rst`` shows a run.
 """
 import argparse
@@ -57,39 +59,61 @@ def seed_checkins(event_slug, organizer, total):
     return total
 
 
-def measure(event_slug, organizer, repeats):
-    """Database time of each refresh (ms) and the statements of the slowest."""
+def _timed_refreshes(read, repeats):
+    """Run ``read()`` ``repeats`` times; the statements of each run with their times."""
     from django.db import connection
+
+    refreshes = []
+    for _ in range(repeats):
+        statements = []
+
+        def timed(execute, sql, params, many, context):
+            t = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                statements.append(((time.perf_counter() - t) * 1000, sql[:160]))
+
+        with connection.execute_wrapper(timed):
+            read()
+        refreshes.append(statements)
+    return refreshes
+
+
+def measure(event_slug, organizer, repeats):
+    """Database time (ms) of counting the door's figures, with the statements of the
+    slowest count, and of a refresh that shares figures counted before (``door/shared.py``:
+    what every refresh but the first after a change costs)."""
+    from datetime import timedelta
+
+    from django.core.cache import cache
     from django.utils.timezone import now
     from django_scopes import scopes_disabled
     from pretix.base.models import Event
 
+    from pretix_desk.door import shared
     from pretix_desk.door.figures import door_figures
     from pretix_desk.door.payload import door_payload
 
-    refreshes = []
     with scopes_disabled():
         event = Event.objects.get(slug=event_slug, organizer__slug=organizer)
-        for _ in range(repeats):
-            statements = []
-
-            def timed(execute, sql, params, many, context):
-                t = time.perf_counter()
-                try:
-                    return execute(sql, params, many, context)
-                finally:
-                    statements.append(((time.perf_counter() - t) * 1000, sql[:160]))
-
-            with connection.execute_wrapper(timed):
-                figures = door_figures(event, event.checkin_lists.all(), at=now())
-                door_payload(figures, event=event, may_list=True)
-            refreshes.append(statements)
-    totals = sorted(sum(ms for ms, _ in s) for s in refreshes)
-    slowest = max(refreshes, key=lambda s: sum(ms for ms, _ in s))
+        counts = _timed_refreshes(lambda: door_payload(
+            door_figures(event, event.checkin_lists.all(), at=now()), event=event, may_list=True), repeats)
+        cache.delete(shared._key(event, list(event.checkin_lists.all())))
+        shared.shared_door_figures(event, event.checkin_lists.all(), at=now())
+        later = now() + shared.FRESH_FOR + timedelta(seconds=1)
+        reads = _timed_refreshes(lambda: door_payload(
+            shared.shared_door_figures(event, event.checkin_lists.all(), at=later), event=event, may_list=True),
+            repeats)
+    totals = sorted(sum(ms for ms, _ in s) for s in counts)
+    shared_totals = sorted(sum(ms for ms, _ in s) for s in reads)
+    slowest = max(counts, key=lambda s: sum(ms for ms, _ in s))
     return {
         "refreshes": repeats, "db_ms_p50": totals[len(totals) // 2], "db_ms_max": totals[-1],
         "statements": len(slowest),
         "slowest_statements": [{"ms": round(ms, 1), "sql": sql} for ms, sql in sorted(slowest, reverse=True)[:5]],
+        "shared_db_ms_p50": shared_totals[len(shared_totals) // 2], "shared_db_ms_max": shared_totals[-1],
+        "shared_statements": len(reads[0]),
     }
 
 
@@ -112,6 +136,8 @@ def main(argv=None):
         args.attendees, args.checkins, result["db_ms_p50"], result["db_ms_max"], result["statements"]))
     for s in result["slowest_statements"]:
         print("  {:8.1f} ms  {}".format(s["ms"], s["sql"]))
+    print("door refresh sharing the figures counted before: database {:.1f} ms p50, {:.1f} ms max "
+          "({} statements)".format(result["shared_db_ms_p50"], result["shared_db_ms_max"], result["shared_statements"]))
     path = args.json or Path(tempfile.gettempdir()) / "pretix-desk-door-benchmark-{}.json".format(args.attendees)
     path.write_text(json.dumps(result, indent=2))
     print("JSON: {}".format(path))
