@@ -6,7 +6,9 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Optional
 
-from django.db.models import Case, CharField, Count, Exists, OuterRef, Value, When
+from django.db.models import (
+    Case, CharField, Count, Exists, OuterRef, Subquery, Value, When,
+)
 from django.db.models.functions import TruncHour, TruncMinute
 from pretix.base.models import Checkin, Gate
 
@@ -32,6 +34,7 @@ class ListFigures:
     expected: int  # admissible tickets (pretix's positions of the list)
     entered: int  # of them, those with a successful entry
     inside: int  # pretix's positions_inside_query
+    inside_by_gate: dict = field(default_factory=dict)  # of them, by the gate of their last entry
     rate_per_minute: float = 0.0  # entries (not auto check-ins) over RATE_SPAN
     all_in_at: Optional[datetime.datetime] = None  # at that rate, when the rest are in
 
@@ -105,9 +108,19 @@ def _list_figures(clist):
     entered = positions.filter(
         Exists(Checkin.objects.filter(list_id=clist.pk, position=OuterRef("pk"), type=Checkin.TYPE_ENTRY))
     )
+    # pretix's notion of inside, each by the gate of the entry that brought them in
+    last_gate = Subquery(
+        Checkin.objects.filter(list_id=clist.pk, position=OuterRef("pk"), type=Checkin.TYPE_ENTRY, successful=True)
+        .order_by("-datetime", "-pk").values("gate_id")[:1]
+    )
+    by_gate = {
+        row["gate"]: row["n"]
+        for row in clist.positions_inside_query().annotate(gate=last_gate).order_by()
+        .values("gate").annotate(n=Count("pk"))
+    }
     return ListFigures(
-        list_id=clist.pk, name=str(clist.name), subevent_id=clist.subevent_id, expected=positions.count(), entered=entered.count(),
-        inside=clist.positions_inside_query().count(),
+        list_id=clist.pk, name=str(clist.name), subevent_id=clist.subevent_id, expected=positions.count(),
+        entered=entered.count(), inside=sum(by_gate.values()), inside_by_gate=by_gate,
     )
 
 
@@ -142,7 +155,7 @@ def door_figures(event, lists, *, at, conflicts=True, desks=True) -> DoorFigures
             .order_by("-datetime", "-pk")[:CONFLICTS_SHOWN]
         )]
     whole = _arrivals(lists, TruncHour)
-    gate_ids = {row[2] for row in whole if row[2]}
+    gate_ids = {row[2] for row in whole if row[2]} | {g for f in figures for g in f.inside_by_gate if g}
     gates = {pk: str(name) for pk, name in Gate.objects.filter(pk__in=gate_ids).values_list("pk", "name")}
     return DoorFigures(at=at, lists=figures, recent=recent, whole=whole, conflicts=forced, gates=gates,
                        desks=desk_statuses(event, lists, at=at) if desks else [])

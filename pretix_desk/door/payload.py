@@ -64,6 +64,8 @@ def door_payload(figures, *, event, may_list):
             "entered": f.entered,
             "not_arrived": f.not_arrived,
             "inside": f.inside,
+            "inside_by_gate": [{"gate": gate, "inside": n} for gate, n in
+                               sorted(f.inside_by_gate.items(), key=lambda item: item[0] or 0)],
             "rate_per_minute": round(f.rate_per_minute, 2),
             "all_in_at": isoformat(f.all_in_at, tz) if f.all_in_at else None,
         } for f in figures.lists],

@@ -30,6 +30,7 @@ def door_strings():
         "staff": gettext("Staff and desks"),
         "device": gettext("Devices (pretixSCAN)"),
         "no_gate": gettext("no gate"),
+        "inside_at": gettext("{gate}: {n}"),
         "no_desks": gettext("No desk has reported in the last 12 hours."),
         "desk_online": gettext("online since {time}"),
         "desk_syncing": gettext("uploading since {time}"),

@@ -109,6 +109,8 @@ def test_the_door_page_shows_every_fact_within_one_refresh(browser, live_server,
         at_north = manager.locator(f"#door-sources tr[data-source='device'][data-gate='{north.pk}']")
         assert at_north.locator("[data-field='entries']").inner_text() == "1"
         assert "North" in at_north.inner_text()
+        inside_by_gate = manager.inner_text(f"#door-lists tr[data-list='{clist.pk}'] [data-field='inside_by_gate']")
+        assert "North: 1" in inside_by_gate and "no gate: 1" in inside_by_gate
 
         # a desk offline admits Grace, whom the device admits meanwhile: pretix records the
         # desk's upload as forced, and the door lists the conflict with a link to the order

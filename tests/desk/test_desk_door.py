@@ -65,6 +65,20 @@ def test_expected_entered_and_inside_are_pretixs_own_counts(client, event, clist
     assert (main["expected"], main["entered"], main["inside"]) == (
         status["position_count"], status["checkin_count"], status["inside_count"])
     assert (main["expected"], main["entered"], main["not_arrived"], main["inside"]) == (6, 5, 1, 4)
+    # inside by the gate of the entry that brought each in
+    assert main["inside_by_gate"] == [{"gate": None, "inside": 3}, {"gate": door_day["north"].pk, "inside": 1}]
+
+
+@pytest.mark.django_db
+def test_who_left_and_came_back_is_inside_at_the_gate_of_the_last_entry(client, event, clist, organizer, door_day):
+    south = Gate.objects.create(organizer=organizer, name="South", identifier="south")
+    guest = door_day["paid"][3]  # entered at the north gate
+    assert scan(client, clist, access_code=guest.secret, type="exit", nonce=uuid.uuid4().hex).status_code == 201
+    assert scan(client, clist, access_code=guest.secret, gate="south", nonce=uuid.uuid4().hex).status_code == 201
+    data = client.get(door_url(event)).data
+    (main,) = data["lists"]
+    assert main["inside_by_gate"] == [{"gate": None, "inside": 3}, {"gate": south.pk, "inside": 1}]
+    assert {"id": south.pk, "name": "South"} in data["gates"]
 
 
 @pytest.mark.django_db

@@ -40,13 +40,18 @@
         return el("td", {class: "text-right", ...attrs, text: String(value)});
     }
 
-    function showLists(lists) {
-        document.querySelector("#door-lists tbody").replaceChildren(...lists.map((l) => el("tr", {"data-list": l.id},
+    function showLists(data) {
+        const gates = new Map(data.gates.map((g) => [g.id, g.name]));
+        const byGate = (l) => l.inside_by_gate.map((g) => fmt(T.inside_at, {
+            gate: g.gate === null ? T.no_gate : (gates.get(g.gate) || String(g.gate)), n: g.inside,
+        })).join(" · ") || "–";
+        document.querySelector("#door-lists tbody").replaceChildren(...data.lists.map((l) => el("tr", {"data-list": l.id},
             el("th", {scope: "row", text: l.name}),
             cell(l.expected, {"data-field": "expected"}),
             cell(l.entered, {"data-field": "entered"}),
             cell(l.not_arrived, {"data-field": "not_arrived"}),
             cell(l.inside, {"data-field": "inside"}),
+            el("td", {"data-field": "inside_by_gate", text: byGate(l)}),
             cell(l.rate_per_minute.toLocaleString(config.locale), {"data-field": "rate"}),
             el("td", {"data-field": "all_in_at", text: l.all_in_at ? time.format(new Date(l.all_in_at)) : "–"}),
         )));
@@ -194,7 +199,7 @@
                 throw new Error("HTTP " + response.status);
             }
             const data = await response.json();
-            showLists(data.lists);
+            showLists(data);
             showDesks(data);
             showSources(data);
             showConflicts(data.conflicts);
