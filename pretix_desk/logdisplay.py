@@ -2,6 +2,7 @@
 entries live in ``desk/logdisplay.py``). Importing registers them."""
 from django.utils.translation import gettext_lazy as _
 from pretix.base.logentrytypes import EventLogEntryType, log_entry_types
+from pretix.base.models import CheckinList
 
 from .apply import describe
 from .models import AutoCheckinRule
@@ -43,3 +44,24 @@ class AutoCheckinRuleImportedLogEntryType(AutoCheckinRuleLogEntryType):
             "The auto check-in rule has been imported from rule #{source} of pretix's "
             "bundled automated check-in plugin."
         ).format(source=data.get("bundled_rule", "?"))
+
+
+@log_entry_types.new()
+class DoorCapacityLogEntryType(EventLogEntryType):
+    action_type = "pretix_desk.door.capacity"
+    object_type = CheckinList
+    object_link_wrapper = _("Check-in list {val}")
+    object_link_viewname = "control:event.orders.checkinlists.show"
+    object_link_argname = "list"
+
+    def object_link_display_name(self, checkin_list):
+        return str(checkin_list.name)
+
+    def display(self, logentry, data):
+        gate, capacity = data.get("gate_name"), data.get("capacity")
+        if capacity is None:
+            return (_("The capacity at gate {gate} has been removed.").format(gate=gate) if gate
+                    else _("The capacity of the check-in list has been removed."))
+        if gate:
+            return _("The capacity at gate {gate} has been set to {capacity}.").format(gate=gate, capacity=capacity)
+        return _("The capacity of the check-in list has been set to {capacity}.").format(capacity=capacity)

@@ -197,3 +197,23 @@ class DeskReport(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "desk"], name="pretix_desk_report_once"),
         ]
+
+
+class DoorCapacity(models.Model):
+    """How many may be inside on a check-in list, or on a list at one gate ("this room holds
+    800"): desks refuse entries beyond it (``door/capacity.py``). Inside is pretix's own
+    count; the row is what concurrent entries lock, so two desks never both take the last
+    place."""
+
+    checkin_list = models.ForeignKey(CheckinList, on_delete=models.CASCADE, related_name="+")
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, null=True, related_name="+")
+    capacity = models.PositiveIntegerField()
+
+    objects = ScopedManager(organizer="checkin_list__event__organizer")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["checkin_list", "gate"], name="pretix_desk_capacity_gate_once"),
+            models.UniqueConstraint(fields=["checkin_list"], condition=Q(gate__isnull=True),
+                                    name="pretix_desk_capacity_list_once"),
+        ]

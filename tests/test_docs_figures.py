@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 JS = ROOT / "pretix_desk" / "static" / "pretix_desk" / "desk"
 WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "twenty": 20,
+    "nine": 9, "ten": 10, "eleven": 11, "twenty": 20,
 }
 
 

@@ -13,6 +13,8 @@ from pretix.base.services.checkin import (
 )
 from pretix.helpers import OF_SELF
 
+from pretix_desk.door.capacity import REASON as CAPACITY_REASON, full_refusal
+
 from .lookup import simulate_checkin
 from .outcomes import Conflict, ScanOutcome
 from .positions import (
@@ -116,6 +118,10 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
         given_answers = clean_answers(answers, questions=checkin_questions(
             event=checkin_list.event, item_ids=[position.item_id],
         ))
+    if offline is None and not force and checkin_type == Checkin.TYPE_ENTRY:
+        full = _full(position, candidates=candidates, record=record, ignore_unpaid=ignore_unpaid)
+        if full is not None:
+            return full
     conflict = None
     if offline is not None and not from_revoked:
         reason, explanation = simulate_checkin(
@@ -210,6 +216,27 @@ def _uploaded_refusal(outcome, *, offline, checkin_list):
             others=other_checkins(position=outcome.position, checkin_list=checkin_list)
             if outcome.position is not None else [],
         )
+    return outcome
+
+
+def _full(position, *, candidates, record, ignore_unpaid):
+    """A "full" refusal of a live entry that pretix would admit, at a capacity of the door
+    (``door.capacity``); recorded as pretix records a refusal by the list's rules. Staff's
+    "check in anyway" and offline uploads (the door already let them in) pass."""
+    explanation = full_refusal(checkin_list=record["checkin_list"], gate=record["gate"], position=position)
+    if explanation is None:
+        return None
+    reason, _ = simulate_checkin(
+        position, checkin_list=record["checkin_list"], user=record["user"], auth=record["auth"],
+        checkin_type=record["checkin_type"], when=record["when"], ignore_unpaid=ignore_unpaid, gate=record["gate"],
+    )
+    if reason:
+        return None  # pretix refuses it anyway, for its own reason
+    outcome = _once_per_nonce(
+        _refuse, position, candidates=candidates, record=record, reason=Checkin.REASON_RULES, explanation=explanation,
+    )
+    if outcome.status == "error" and outcome.reason == Checkin.REASON_RULES:
+        outcome.reason = CAPACITY_REASON
     return outcome
 
 

@@ -198,7 +198,7 @@ def with_sync_state(lists):
     return lists.annotate(**annotations)
 
 
-def preload_etag(*, checkin_list, product_id, fingerprint):
+def preload_etag(*, checkin_list, product_id, fingerprint, capacities=()):
     """A digest of everything a preload shows; equal digests mean equal data.
 
     It rests on what the incremental sync rests on: every change a record shows touches its
@@ -210,11 +210,15 @@ def preload_etag(*, checkin_list, product_id, fingerprint):
     never hides it behind a 304. ``checkin_list`` must come from ``with_sync_state``: the
     view loads it so, and the digest then costs no statement.
 
+    ``capacities`` (``door.capacity.capacities_of``) are in the head of every answer, so
+    they are part of the digest but not of the fingerprint: a changed capacity is sent with
+    the next changes, without a full download.
+
     It leaves out the sync token: a desk that holds the data of an earlier answer with this
     digest holds everything, whichever token it syncs from, so its periodic sync gets a
     304 until something changes.
     """
-    parts = [5, fingerprint, product_id] + [
+    parts = [5, fingerprint, product_id, capacities] + [
         getattr(checkin_list, f"sync_{name}{suffix}")
         for name in ("modified", "revoked", "deleted") for suffix in ("", "_recent")
     ]

@@ -13,6 +13,7 @@ from django.db.models.functions import TruncHour, TruncMinute
 from pretix.base.models import Checkin, Gate
 
 from pretix_desk.door.reports import desks as desk_statuses
+from pretix_desk.models import DoorCapacity
 
 #: The recent plot: per minute, this far back.
 RECENT = datetime.timedelta(hours=2)
@@ -76,6 +77,7 @@ class DoorFigures:
     conflicts: list = field(default_factory=list)  # Conflict, newest first
     gates: dict = field(default_factory=dict)  # names of the gates in the rows, by id
     desks: list = field(default_factory=list)  # reports.DeskStatus, those reporting first
+    capacities: list = field(default_factory=list)  # (list id, gate id or None, capacity)
 
 
 def _source():
@@ -103,19 +105,23 @@ def _arrivals(lists, trunc, since=None):
     )
 
 
+def last_entry_gate(list_id):
+    """The gate of a position's (``OuterRef("pk")``) last successful entry on the list."""
+    return Subquery(
+        Checkin.objects.filter(list_id=list_id, position=OuterRef("pk"), type=Checkin.TYPE_ENTRY, successful=True)
+        .order_by("-datetime", "-pk").values("gate_id")[:1]
+    )
+
+
 def _list_figures(clist):
     positions = clist.positions
     entered = positions.filter(
         Exists(Checkin.objects.filter(list_id=clist.pk, position=OuterRef("pk"), type=Checkin.TYPE_ENTRY))
     )
     # pretix's notion of inside, each by the gate of the entry that brought them in
-    last_gate = Subquery(
-        Checkin.objects.filter(list_id=clist.pk, position=OuterRef("pk"), type=Checkin.TYPE_ENTRY, successful=True)
-        .order_by("-datetime", "-pk").values("gate_id")[:1]
-    )
     by_gate = {
         row["gate"]: row["n"]
-        for row in clist.positions_inside_query().annotate(gate=last_gate).order_by()
+        for row in clist.positions_inside_query().annotate(gate=last_entry_gate(clist.pk)).order_by()
         .values("gate").annotate(n=Count("pk"))
     }
     return ListFigures(
@@ -140,9 +146,20 @@ def forecast(figures, recent, at):
             f.all_in_at = at + datetime.timedelta(minutes=f.not_arrived / f.rate_per_minute)
 
 
-def door_figures(event, lists, *, at, conflicts=True, desks=True) -> DoorFigures:
+def live_parts(figures, event, lists, *, at):
+    """What is read at every refresh, even when the counts are shared (``door.shared``):
+    the desks' reports and the capacities."""
+    figures.desks = desk_statuses(event, lists, at=at)
+    figures.capacities = list(
+        DoorCapacity.objects.filter(checkin_list__in=lists).order_by("checkin_list_id", "gate_id")
+        .values_list("checkin_list_id", "gate_id", "capacity")
+    )
+    return figures
+
+
+def door_figures(event, lists, *, at, conflicts=True, live=True) -> DoorFigures:
     """Everything the door page shows for these check-in lists of the event, at ``at``
-    (``desks``: with the desks' reports; ``door.shared`` reads those at every refresh)."""
+    (``live``: with ``live_parts``)."""
     lists = list(lists)
     figures = [_list_figures(clist) for clist in lists]
     recent = _arrivals(lists, TruncMinute, since=at - RECENT)
@@ -157,5 +174,5 @@ def door_figures(event, lists, *, at, conflicts=True, desks=True) -> DoorFigures
     whole = _arrivals(lists, TruncHour)
     gate_ids = {row[2] for row in whole if row[2]} | {g for f in figures for g in f.inside_by_gate if g}
     gates = {pk: str(name) for pk, name in Gate.objects.filter(pk__in=gate_ids).values_list("pk", "name")}
-    return DoorFigures(at=at, lists=figures, recent=recent, whole=whole, conflicts=forced, gates=gates,
-                       desks=desk_statuses(event, lists, at=at) if desks else [])
+    door = DoorFigures(at=at, lists=figures, recent=recent, whole=whole, conflicts=forced, gates=gates)
+    return live_parts(door, event, lists, at=at) if live else door

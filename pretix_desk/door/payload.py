@@ -75,4 +75,5 @@ def door_payload(figures, *, event, may_list):
         "whole": {"bucket": "hour", "rows": _rows(figures.whole, tz)},
         "conflicts": [_conflict(c, event=event, tz=tz, may_list=may_list) for c in figures.conflicts],
         "desks": [_desk(d, tz=tz, may_list=may_list) for d in figures.desks],
+        "capacities": [{"list": list_id, "gate": gate_id, "capacity": n} for list_id, gate_id, n in figures.capacities],
     }

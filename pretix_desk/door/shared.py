@@ -15,12 +15,12 @@ import hashlib
 from django.core.cache import cache
 
 from pretix_desk.desk.sync import with_sync_state
-from pretix_desk.door.figures import RECENT, door_figures, forecast
-from pretix_desk.door.reports import desks as desk_statuses
+from pretix_desk.door.figures import RECENT, door_figures, forecast, live_parts
 
 #: Figures newer than this are shared even if the marker moved: at a busy door the marker
-#: changes with every scan, and a refresh need not be fresher than this.
-FRESH_FOR = datetime.timedelta(seconds=2)
+#: changes with every scan, so the lists are counted at most once per this time per
+#: event, however many managers watch (the page refreshes every 5 seconds: views/door.py).
+FRESH_FOR = datetime.timedelta(seconds=5)
 #: Figures older than this are computed again even if the marker did not move (what no
 #: order's time shows: a list's products or dates edited, an exit-all time passing).
 KEPT_FOR = datetime.timedelta(seconds=60)
@@ -54,7 +54,8 @@ def _at_time(figures, at):
 
 def shared_door_figures(event, lists, *, at):
     """``door_figures`` of these lists at ``at``, computed at most once per change (and per
-    FRESH_FOR) for everyone who asks; the desks' reports are read at every call."""
+    FRESH_FOR) for everyone who asks; the desks' reports and capacities are read at every
+    call."""
     lists = list(with_sync_state(lists))
     key = _key(event, lists)
     marker = change_marker(lists)
@@ -67,11 +68,9 @@ def shared_door_figures(event, lists, *, at):
             figures = held[2]  # another process is counting: the last figures meanwhile
         else:
             try:
-                figures = door_figures(event, lists, at=at, desks=False)
+                figures = door_figures(event, lists, at=at, live=False)
                 cache.set(key, (marker, at, figures), int(KEPT_FOR.total_seconds()) * 2)
             finally:
                 if locked:
                     cache.delete(key + ":lock")
-    figures = _at_time(figures, at)
-    figures.desks = desk_statuses(event, lists, at=at)
-    return figures
+    return live_parts(_at_time(figures, at), event, lists, at=at)

@@ -36,6 +36,8 @@ def desk_strings():
         "reason_canceled": gettext("Order canceled"),
         "reason_product": gettext("Wrong ticket type for this list"),
         "reason_rules": gettext("Not allowed by the list's rules"),
+        "reason_capacity": gettext("Full: no more entries until someone leaves"),
+        "capacity_unverified": gettext("A capacity applies here, which cannot be verified offline."),
         "reason_revoked": gettext("Ticket was replaced by a newer one"),
         "reason_blocked": gettext("Ticket is blocked"),
         "reason_invalid_time": gettext("Not valid at this time"),

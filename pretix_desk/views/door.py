@@ -1,6 +1,7 @@
 """The door page in the control panel (Check-in → Door): the door endpoint's figures,
 refreshed in place (docs/door-api.rst)."""
 from django.http import Http404
+from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.generic import TemplateView
@@ -31,6 +32,13 @@ def door_strings():
         "device": gettext("Devices (pretixSCAN)"),
         "no_gate": gettext("no gate"),
         "inside_at": gettext("{gate}: {n}"),
+        "of_capacity": gettext("{inside} of {capacity}"),
+        "full": gettext("full"),
+        "whole_list": gettext("the whole list"),
+        "capacity_of": gettext("{list}, {gate}: {capacity}"),
+        "remove": gettext("Remove"),
+        "no_capacities": gettext("No capacity is set: desks admit as many as the lists allow."),
+        "capacity_failed": gettext("The capacity could not be saved: {error}"),
         "no_desks": gettext("No desk has reported in the last 12 hours."),
         "desk_online": gettext("online since {time}"),
         "desk_syncing": gettext("uploading since {time}"),
@@ -62,5 +70,13 @@ class DoorView(EventPermissionRequiredMixin, ChartContainingView, TemplateView):
             "locale": self.request.LANGUAGE_CODE,
             "timezone": str(event.timezone),
             "strings": door_strings(),
+            # a capacity is set by those who may change orders (api/door.py)
+            "capacity_api": reverse("api-v1:desk-door-capacity", kwargs={
+                "organizer": event.organizer.slug, "event": event.slug}),
+            "may_set_capacity": self.request.user.has_event_permission(
+                event.organizer, event, "event.orders:write", request=self.request),
+            "csrf_token": get_token(self.request),
+            "gates": [{"id": g.pk, "name": str(g.name), "identifier": g.identifier}
+                      for g in event.organizer.gates.exclude(identifier="").order_by("name", "pk")],
         }
         return ctx

@@ -35,7 +35,7 @@ SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 BODIES = {
     "scan": desk_api.ScanInputSerializer, "redeem": desk_api.RedeemInputSerializer,
     "annul": desk_api.AnnulInputSerializer, "apply": rules_api.ApplySerializer,
-    "create": "rule", "update": "rule", "partial_update": "rule",
+    "create": "rule", "update": "rule", "partial_update": "rule", "capacity": door_api.CapacitySerializer,
 }
 QUERIES = {"preload": desk_api.PreloadQuerySerializer, "search": desk_api.SearchQuerySerializer,
            "door": door_api.DoorQuerySerializer}
@@ -48,6 +48,7 @@ RESPONSES = {
     "update": ("200", "400", "401", "403", "404"), "partial_update": ("200", "400", "401", "403", "404"),
     "destroy": ("204", "401", "403", "404"), "apply": ("202", "400", "401", "403", "404"),
     "apply_result": ("200", "401", "403", "404", "409"), "door": ("200", "400", "401", "403", "404"),
+    "capacity": ("200", "400", "401", "403", "404"),
 }
 
 
@@ -126,7 +127,7 @@ def build_openapi(event):
         for method, action in sorted((m, a) for m, a in actions.items() if m in methods):
             params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                       for n in re.findall(r"{(\w+)}", path)]
-            if "/desk_door/" in path:  # the door's one operation
+            if path.endswith("/desk_door/"):  # the door's read
                 action = "door"
             op = {"operationId": ("desk_" if "/desk" in path else "rules_") + action, "parameters": params,
                   "responses": {code: {"description": code} for code in RESPONSES[action]}}

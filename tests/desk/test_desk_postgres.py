@@ -140,3 +140,18 @@ def test_eight_desks_upload_the_same_offline_admission_every_entry_is_kept(token
     assert [r.data["offline"]["recorded"] for r in again] == [r.data["offline"]["recorded"] for r in results]
     assert Checkin.objects.filter(position=position).count() == THREADS
     assert Checkin.objects.filter(position=position, forced=True).count() == THREADS - 1
+
+
+def test_eight_desks_at_a_door_with_three_places_admit_exactly_three(token, event, clist, ticket):
+    from pretix_desk.door.capacity import set_capacity
+    from tests.conftest import make_order
+
+    with scopes_disabled():
+        guests = [make_order(event, [ticket], code=f"ROOM{i}").positions.get() for i in range(THREADS)]
+        set_capacity(checkin_list=clist, gate=None, capacity=3)
+    url = desk_url(clist, "scan")
+    results = run_at_once(lambda i: _client(token).post(url, {"access_code": guests[i].secret}, format="json"))
+    assert sorted(r.status_code for r in results) == [201] * 3 + [400] * (THREADS - 3)
+    assert {r.data["reason"] for r in results if r.status_code == 400} == {"capacity"}
+    with scopes_disabled():
+        assert clist.inside_count == 3

@@ -13,9 +13,10 @@ from .conftest import desk_url, scan
 # pretix's test settings (no settings cache); pretix's checkinrpc/redeem takes 32 here.
 # A scan is one transaction that locks the order first (no deadlock with a payment), so
 # pretix's own transaction inside it costs a savepoint: two statements, three when it fails.
-# Answers shown at check-in cost a query only for tickets that have them.
-SCAN_OK_QUERIES = 21
-SCAN_USED_QUERIES = 21
+# Answers shown at check-in cost a query only for tickets that have them. An entry reads
+# the list's door capacities (one statement; door/capacity.py).
+SCAN_OK_QUERIES = 22
+SCAN_USED_QUERIES = 22
 LOOKUP_QUERIES = 14
 #: The add-ons are read with the ticket, in the same query, whether none or nine.
 WITH_ADDONS = 0

@@ -184,6 +184,16 @@ export async function checkInOffline(actions, {body, find, open = async () => ({
     actions.onQueued();
     actions.showScan(code, {status: "ok", attendee: {...shown, ...updated.attendee}, line_items: record.line_items,
         list: c.list}, {offline: true, direction: body.type});
+    if (body.type !== "exit" && capacityApplies(c.meta, desk.prefs.gate)) {
+        // Admitted, not guessed: only the server knows how many are inside.
+        desk.ui.note(desk.T.capacity_unverified);
+    }
+}
+
+/** Whether a capacity of the list applies to an entry at this desk's gate (door/capacity.py). */
+export function capacityApplies(meta, gate) {
+    return !!(meta && Array.isArray(meta.capacities)
+        && meta.capacities.some((c) => c.gate === null || (gate && c.gate === gate)));
 }
 
 /** Queue what the desk answered offline, so that pretix records it as the door's fact

@@ -41,6 +41,8 @@ export function metaFrom(data, response, now) {
         seal: data.seal || null,
         // whether the download has the search index (those who may list attendees)
         search: data.search === true,
+        // capacities of the list ({gate, capacity}): offline, the desk cannot verify them
+        capacities: Array.isArray(data.capacities) ? data.capacities : [],
         last_sync: now,
     };
 }

@@ -40,21 +40,117 @@
         return el("td", {class: "text-right", ...attrs, text: String(value)});
     }
 
+    /** The capacity of a list (gate null) or a list at a gate, or null. */
+    function capacityOf(data, listId, gateId) {
+        const found = data.capacities.find((c) => c.list === listId && c.gate === gateId);
+        return found ? found.capacity : null;
+    }
+
+    function ofCapacity(inside, capacity) {
+        if (capacity === null) {
+            return String(inside);
+        }
+        const text = fmt(T.of_capacity, {inside, capacity});
+        return inside >= capacity ? text + " (" + T.full + ")" : text;
+    }
+
     function showLists(data) {
         const gates = new Map(data.gates.map((g) => [g.id, g.name]));
-        const byGate = (l) => l.inside_by_gate.map((g) => fmt(T.inside_at, {
-            gate: g.gate === null ? T.no_gate : (gates.get(g.gate) || String(g.gate)), n: g.inside,
-        })).join(" · ") || "–";
-        document.querySelector("#door-lists tbody").replaceChildren(...data.lists.map((l) => el("tr", {"data-list": l.id},
-            el("th", {scope: "row", text: l.name}),
-            cell(l.expected, {"data-field": "expected"}),
-            cell(l.entered, {"data-field": "entered"}),
-            cell(l.not_arrived, {"data-field": "not_arrived"}),
-            cell(l.inside, {"data-field": "inside"}),
-            el("td", {"data-field": "inside_by_gate", text: byGate(l)}),
-            cell(l.rate_per_minute.toLocaleString(config.locale), {"data-field": "rate"}),
-            el("td", {"data-field": "all_in_at", text: l.all_in_at ? time.format(new Date(l.all_in_at)) : "–"}),
-        )));
+        for (const g of config.gates) {
+            gates.set(g.id, g.name);
+        }
+        const byGate = (l) => {
+            const rows = new Map(l.inside_by_gate.map((g) => [g.gate, g.inside]));
+            for (const c of data.capacities) {
+                if (c.list === l.id && c.gate !== null && !rows.has(c.gate)) {
+                    rows.set(c.gate, 0);
+                }
+            }
+            return Array.from(rows, ([gate, n]) => fmt(T.inside_at, {
+                gate: gate === null ? T.no_gate : (gates.get(gate) || String(gate)),
+                n: gate === null ? n : ofCapacity(n, capacityOf(data, l.id, gate)),
+            })).join(" · ") || "–";
+        };
+        document.querySelector("#door-lists tbody").replaceChildren(...data.lists.map((l) => {
+            const capacity = capacityOf(data, l.id, null);
+            return el("tr", {"data-list": l.id, class: capacity !== null && l.inside >= capacity ? "danger" : null},
+                el("th", {scope: "row", text: l.name}),
+                cell(l.expected, {"data-field": "expected"}),
+                cell(l.entered, {"data-field": "entered"}),
+                cell(l.not_arrived, {"data-field": "not_arrived"}),
+                cell(l.inside, {"data-field": "inside"}),
+                el("td", {"data-field": "capacity", text: capacity === null ? "–" : ofCapacity(l.inside, capacity)}),
+                el("td", {"data-field": "inside_by_gate", text: byGate(l)}),
+                cell(l.rate_per_minute.toLocaleString(config.locale), {"data-field": "rate"}),
+                el("td", {"data-field": "all_in_at", text: l.all_in_at ? time.format(new Date(l.all_in_at)) : "–"}),
+            );
+        }));
+    }
+
+    function showCapacities(data) {
+        const lists = new Map(data.lists.map((l) => [l.id, l.name]));
+        const gates = new Map(config.gates.map((g) => [g.id, g]));
+        const list = document.getElementById("door-capacities");
+        if (!data.capacities.length) {
+            list.replaceChildren(el("li", {class: "text-muted", text: T.no_capacities}));
+            return;
+        }
+        list.replaceChildren(...data.capacities.map((c) => {
+            const gate = c.gate === null ? null : gates.get(c.gate);
+            const item = el("li", {"data-capacity-list": c.list, "data-capacity-gate": c.gate === null ? "" : c.gate},
+                el("span", {text: fmt(T.capacity_of, {
+                    list: lists.get(c.list) || String(c.list), gate: gate ? gate.name : T.whole_list, capacity: c.capacity,
+                }) + " "}));
+            if (config.may_set_capacity) {
+                const remove = el("button", {type: "button", class: "btn btn-link btn-xs", text: T.remove});
+                remove.addEventListener("click", () => saveCapacity({
+                    list: c.list, gate: gate ? gate.identifier : null, capacity: null,
+                }));
+                item.append(remove);
+            }
+            return item;
+        }));
+    }
+
+    async function saveCapacity(body) {
+        const status = document.getElementById("door-capacity-status");
+        status.textContent = "";
+        try {
+            const response = await fetch(config.capacity_api, {
+                method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+                headers: {"Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": config.csrf_token},
+            });
+            if (!response.ok) {
+                const data = await response.json().catch(() => ({}));
+                const error = Object.values(data).flat().join(" ") || "HTTP " + response.status;
+                status.textContent = fmt(T.capacity_failed, {error});
+                return;
+            }
+            status.textContent = "";
+            refreshNow();
+        } catch (e) {
+            status.textContent = fmt(T.capacity_failed, {error: String(e)});
+        }
+    }
+
+    function setUpCapacityForm(data) {
+        const form = document.getElementById("door-capacity-form");
+        if (!config.may_set_capacity || !form.hidden) {
+            return;
+        }
+        const lists = document.getElementById("door-capacity-list");
+        lists.replaceChildren(...data.lists.map((l) => el("option", {value: l.id, text: l.name})));
+        const gates = document.getElementById("door-capacity-gate");
+        gates.replaceChildren(el("option", {value: "", text: T.whole_list}),
+            ...config.gates.map((g) => el("option", {value: g.identifier, text: g.name})));
+        form.addEventListener("submit", (event) => {
+            event.preventDefault();
+            saveCapacity({
+                list: parseInt(lists.value, 10), gate: gates.value || null,
+                capacity: parseInt(document.getElementById("door-capacity-value").value, 10),
+            });
+        });
+        form.hidden = false;
     }
 
     function showDesks(data) {
@@ -191,8 +287,11 @@
         }));
     }
 
+    let timer = null;
+
     async function refresh() {
         const status = document.getElementById("door-status");
+        clearTimeout(timer);
         try {
             const response = await fetch(config.api, {credentials: "same-origin", headers: {Accept: "application/json"}});
             if (!response.ok) {
@@ -200,6 +299,8 @@
             }
             const data = await response.json();
             showLists(data);
+            showCapacities(data);
+            setUpCapacityForm(data);
             showDesks(data);
             showSources(data);
             showConflicts(data.conflicts);
@@ -212,8 +313,14 @@
             console.error(e);
             status.textContent = T.failed;
         } finally {
-            setTimeout(refresh, config.refresh_seconds * 1000);
+            clearTimeout(timer);
+            timer = setTimeout(refresh, config.refresh_seconds * 1000);
         }
+    }
+
+    /** After a change made here: show it now, not at the next tick. */
+    function refreshNow() {
+        refresh();
     }
 
     refresh();
