@@ -24,7 +24,8 @@ CONFLICTS_SHOWN = 50
 
 SOURCE_AUTO = "auto"  # auto check-in rules: nobody walked through a door
 SOURCE_DEVICE = "device"  # pretixSCAN and other devices
-SOURCE_STAFF = "staff"  # a user or a team token: the desk, pretix's web check-in, API clients
+SOURCE_DESK = "desk"  # a user or team token with a nonce: the desk page (live and uploads)
+SOURCE_WEB = "web"  # one without: pretix's web check-in and control panel, API scripts
 
 
 @dataclass
@@ -84,7 +85,10 @@ def _source():
     return Case(
         When(auto_checked_in=True, then=Value(SOURCE_AUTO)),
         When(device__isnull=False, then=Value(SOURCE_DEVICE)),
-        default=Value(SOURCE_STAFF), output_field=CharField(),
+        # the desk sends a nonce with every scan; pretix's web check-in and its control
+        # panel send none (pretix keeps no other mark of where a check-in came from)
+        When(nonce__isnull=False, then=Value(SOURCE_DESK)),
+        default=Value(SOURCE_WEB), output_field=CharField(),
     )
 
 

@@ -90,7 +90,7 @@ def test_the_door_page_shows_every_fact_within_one_refresh(browser, live_server,
         next_refresh(manager)
         assert shown_counts(manager, clist) == pretix_counts(clist)
         assert figure(manager, clist.pk, "entered") == 1
-        staff = manager.locator("#door-sources tr[data-source='staff']")
+        staff = manager.locator("#door-sources tr[data-source='desk']")
         assert staff.locator("[data-field='entries']").inner_text() == "1"
 
         # the desk reports itself with its syncs: online, its scan counted

@@ -91,7 +91,7 @@ def test_arrivals_say_where_they_came_from(client, event, clist, door_day):
             assert list_id == clist.pk
             totals[(gate, source, kind)] = totals.get((gate, source, kind), 0) + n
         assert totals == {
-            (None, "staff", "entry"): 3, (None, "staff", "exit"): 1,
+            (None, "desk", "entry"): 3, (None, "desk", "exit"): 1,
             (door_day["north"].pk, "device", "entry"): 1, (None, "auto", "entry"): 1,
         }
     assert data["gates"] == [{"id": door_day["north"].pk, "name": "North"}]
@@ -115,12 +115,12 @@ def test_the_forecast_counts_door_entries_of_the_last_minutes_only():
     f = door.ListFigures(list_id=1, name="Main", subevent_id=None, expected=100, entered=40, inside=35)
     minute = datetime.timedelta(minutes=1)
     rows = [
-        (at - 3 * minute, 1, None, door.SOURCE_STAFF, "entry", 12),
+        (at - 3 * minute, 1, None, door.SOURCE_DESK, "entry", 12),
         (at - 9 * minute, 1, 7, door.SOURCE_DEVICE, "entry", 8),
         (at - 2 * minute, 1, None, door.SOURCE_AUTO, "entry", 50),  # nobody walked in
-        (at - 2 * minute, 1, None, door.SOURCE_STAFF, "exit", 5),
-        (at - 11 * minute, 1, None, door.SOURCE_STAFF, "entry", 30),  # before the span
-        (at - 1 * minute, 2, None, door.SOURCE_STAFF, "entry", 30),  # another list
+        (at - 2 * minute, 1, None, door.SOURCE_DESK, "exit", 5),
+        (at - 11 * minute, 1, None, door.SOURCE_DESK, "entry", 30),  # before the span
+        (at - 1 * minute, 2, None, door.SOURCE_DESK, "entry", 30),  # another list
     ]
     door.forecast([f], rows, at)
     assert f.rate_per_minute == 2.0
@@ -192,3 +192,15 @@ def test_a_refresh_costs_the_same_however_many_attend(client, event, clist, tick
         scan(client, clist, access_code=p.secret, nonce=uuid.uuid4().hex)
         Checkin.objects.create(position=p, list=clist, type=Checkin.TYPE_EXIT, datetime=now())
     assert statements() == few
+
+
+@pytest.mark.django_db
+def test_pretixs_web_check_in_is_told_apart_from_the_desk(client, event, clist, ticket):
+    """pretix's control panel and web check-in send no nonce; the desk sends one with every
+    scan."""
+    web_checked = make_order(event, [ticket], code="WEB01").positions.get()
+    desk_checked = make_order(event, [ticket], code="DSK01").positions.get()
+    Checkin.objects.create(position=web_checked, list=clist, type=Checkin.TYPE_ENTRY)  # as pretix's web check-in
+    assert scan(client, clist, access_code=desk_checked.secret, nonce=uuid.uuid4().hex).status_code == 201
+    rows = client.get(door_url(event)).data["recent"]["rows"]
+    assert sorted((source, n) for _b, _l, _g, source, _t, n in rows) == [("desk", 1), ("web", 1)]
