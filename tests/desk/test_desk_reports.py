@@ -57,10 +57,10 @@ def test_a_report_is_read_and_its_times_moved_to_the_servers_clock():
 
 
 @pytest.mark.parametrize("value", [
-    "", "garbage", header(id="short"), header(id="x" * 41), header(st="asleep"), header(v=""),
-    header(now=None), header(now="-5"), header(q="²"), header(q="1e3"), header(q=10 ** 7),
-    header(since="12.5"), header() + "&q=3", header(v="1.0 beta"), header(g="x" * 191),
-    header(v="é"), "id=" + "a" * 700,
+    "", "garbage", header(at=AT, id="short"), header(at=AT, id="x" * 41), header(at=AT, st="asleep"), header(at=AT, v=""),
+    header(at=AT, now=None), header(at=AT, now="-5"), header(at=AT, q="²"), header(at=AT, q="1e3"), header(at=AT, q=10 ** 7),
+    header(at=AT, since="12.5"), header(at=AT) + "&q=3", header(at=AT, v="1.0 beta"), header(at=AT, g="x" * 191),
+    header(at=AT, v="é"), "id=" + "a" * 700,
 ])
 def test_what_is_not_a_report_is_none(value):
     assert parse_report(value, at=AT) is None
