@@ -7,6 +7,7 @@ import datetime
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 from drf_ujson.parsers import UJSONParser
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from pretix_desk.desk import badges, envelope, serialization, uploads
 from pretix_desk.desk.access import may_list_attendees
 from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
+from pretix_desk.desk.compression import accepts_gzip, gzip_stream
 from pretix_desk.desk.lookup import lookup
 from pretix_desk.desk.multilist import scan_on_lists
 from pretix_desk.desk.preload import iter_json, prepare_preload
@@ -378,11 +380,18 @@ class DeskViewSet(viewsets.ViewSet):
         except InvalidSyncToken as e:
             raise ValidationError({"since": [str(e)]})
         etag = preload.etag()
+        compressed = accepts_gzip(request.headers.get("Accept-Encoding"))
         if etag_matches(request.headers.get("If-None-Match"), etag):
             response = HttpResponse(status=304)
+        elif compressed:
+            response = StreamingHttpResponse(gzip_stream(iter_json(preload)), content_type="application/json")
+            response["Content-Encoding"] = "gzip"
         else:
             response = StreamingHttpResponse(iter_json(preload), content_type="application/json")
-        response["ETag"] = etag
+        # one representation per encoding: the compressed one's tag is weak, as Django's own
+        # GZipMiddleware makes it (etag_matches takes either form)
+        response["ETag"] = "W/" + etag if compressed else etag
+        patch_vary_headers(response, ("Accept-Encoding",))
         response["Cache-Control"] = "private, no-cache"
         return response
 
