@@ -18,7 +18,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
-from pretix_desk.desk import badges, envelope, serialization, uploads
+from pretix_desk.desk import badges, envelope, serialization, shared_preload, uploads
 from pretix_desk.desk.access import may_list_attendees
 from pretix_desk.desk.codes import MAX_CODE_LENGTH, is_plausible_code
 from pretix_desk.desk.compression import accepts_gzip, gzip_stream
@@ -384,7 +384,15 @@ class DeskViewSet(viewsets.ViewSet):
         if etag_matches(request.headers.get("If-None-Match"), etag):
             response = HttpResponse(status=304)
         elif compressed:
-            response = StreamingHttpResponse(gzip_stream(iter_json(preload)), content_type="application/json")
+            def render():
+                return gzip_stream(iter_json(preload))
+
+            if preload.since is None:  # a full download: the same for every desk of the list
+                body = shared_preload.shared_body(shared_preload.cache_key(
+                    checkin_list=self.checkin_list, product_id=preload.product_id, etag=etag), render)
+            else:
+                body = render()
+            response = StreamingHttpResponse(body, content_type="application/json")
             response["Content-Encoding"] = "gzip"
         else:
             response = StreamingHttpResponse(iter_json(preload), content_type="application/json")

@@ -50,3 +50,72 @@ def test_a_client_that_accepts_gzip_gets_the_same_document_compressed(client, cl
     assert unchanged.status_code == 304 and unchanged["ETag"] == packed["ETag"]
     refused = client.get(desk_url(clist, "preload"), HTTP_ACCEPT_ENCODING="gzip;q=0, identity")
     assert "Content-Encoding" not in refused
+
+
+@pytest.fixture
+def real_cache():
+    from django.core.cache import cache
+    from django.test.utils import override_settings
+
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                               "LOCATION": "shared-preload"}}):
+        cache.clear()
+        yield cache
+        cache.clear()
+
+
+@pytest.mark.django_db
+def test_a_full_download_is_rendered_once_per_change_for_every_desk(client, clist, event, ticket, real_cache):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(5):
+        make_order(event, [ticket], code=f"SH{i:03d}")
+
+    def download():
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.get(desk_url(clist, "preload"), HTTP_ACCEPT_ENCODING="gzip")
+            body = b"".join(r.streaming_content)
+        return r, body, len(ctx.captured_queries)
+
+    first, body, rendering = download()
+    second, again, shared = download()
+    assert again == body and second["ETag"] == first["ETag"]  # the same bytes, seals included
+    assert shared < rendering - 3  # no attendee was read for the second desk
+    make_order(event, [ticket], code="SH999")  # a change: a new ETag, rendered again
+    third, changed, _ = download()
+    assert third["ETag"] != first["ETag"] and json.loads(gzip.decompress(changed))["count"] == 6
+    # an incremental sync is each desk's own
+    token = json.loads(gzip.decompress(changed))["sync_token"]
+    delta = client.get(desk_url(clist, "preload") + "?since=" + token, HTTP_ACCEPT_ENCODING="gzip")
+    assert json.loads(gzip.decompress(b"".join(delta.streaming_content)))["sync_token"] != token
+
+
+def test_a_cut_off_rendering_is_not_kept_and_frees_the_others(real_cache):
+    from pretix_desk.desk import shared_preload
+
+    def render():
+        yield b"part"
+        raise OSError("client went away")
+
+    stream = shared_preload.shared_body("k", render)
+    with pytest.raises(OSError):
+        list(stream)
+    assert real_cache.get("k") is None and real_cache.get("k:lock") is None
+    assert b"".join(shared_preload.shared_body("k", lambda: iter((b"whole",)))) == b"whole"
+    assert real_cache.get("k") == b"whole"
+
+
+def test_a_desk_waits_for_the_rendering_under_way(real_cache, monkeypatch):
+    from pretix_desk.desk import shared_preload
+
+    real_cache.add("k:lock", 1, 60)
+    polls = []
+
+    def sleep(seconds):  # the rendering request finishes while this one waits
+        polls.append(seconds)
+        if len(polls) == 3:
+            real_cache.set("k", b"rendered by the other")
+    monkeypatch.setattr(shared_preload.time, "sleep", sleep)
+    body = shared_preload.shared_body("k", lambda: pytest.fail("rendered twice"))
+    assert b"".join(body) == b"rendered by the other" and len(polls) == 3
