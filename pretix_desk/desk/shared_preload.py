@@ -18,9 +18,10 @@ from django.core.cache import cache
 KEPT_SECONDS = 600
 #: Larger bodies are not kept (about 200,000 attendees): the cache is no file store.
 MAX_BYTES = 32 * 1024 * 1024
-#: How long a request waits for another's rendering of the same download before it
-#: renders itself (a rendering that failed or was cut off leaves nothing to wait for).
-WAIT_SECONDS = 30
+#: How long a rendering holds its lock: others wait for it at most this long (a worker
+#: killed while rendering costs the desks waiting for it no more); a longer rendering
+#: (a list of several hundred thousand) lets the next request render too.
+LOCK_SECONDS = 15
 POLL_SECONDS = 0.1
 
 
@@ -35,16 +36,16 @@ def shared_body(key, render):
     body = cache.get(key)
     if body is not None:
         return iter((body,))
-    if cache.add(key + ":lock", 1, WAIT_SECONDS * 4):
+    if cache.add(key + ":lock", 1, LOCK_SECONDS):
         return _rendering(key, render())
-    deadline = time.monotonic() + WAIT_SECONDS
+    deadline = time.monotonic() + LOCK_SECONDS
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
         body = cache.get(key)
         if body is not None:
             return iter((body,))
         if cache.get(key + ":lock") is None:
-            break  # the rendering request gave up: render this one
+            break  # the rendering request gave up (or its lock ran out): render this one
     return render()
 
 
