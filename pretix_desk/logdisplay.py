@@ -1,7 +1,9 @@
-"""How pretix_desk's log entries read in the control panel (rules; the desk's order
-entries live in ``desk/logdisplay.py``). Importing registers them."""
+"""How pretix_desk's log entries read in the control panel: the rules', the desk's in an
+order's log, and the door's capacities. Importing registers them."""
 from django.utils.translation import gettext_lazy as _
-from pretix.base.logentrytypes import EventLogEntryType, log_entry_types
+from pretix.base.logentrytypes import (
+    EventLogEntryType, OrderLogEntryType, log_entry_types,
+)
 from pretix.base.models import CheckinList
 
 from .apply import describe
@@ -65,3 +67,17 @@ class DoorCapacityLogEntryType(EventLogEntryType):
         if gate:
             return _("The capacity at gate {gate} has been set to {capacity}.").format(gate=gate, capacity=capacity)
         return _("The capacity of the check-in list has been set to {capacity}.").format(capacity=capacity)
+
+
+@log_entry_types.new_from_dict({
+    "pretix_desk.redeemed": _(
+        "Position #{line_item_positionid} ({product}) was handed out at the registration "
+        "desk (check-in list \"{list_name}\")."
+    ),
+    "pretix_desk.redemption.annulled": _(
+        "The hand-out of position #{line_item_positionid} ({product}) at the registration "
+        "desk was undone."
+    ),
+})
+class DeskOrderLogEntryType(OrderLogEntryType):
+    pass

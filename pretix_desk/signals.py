@@ -19,7 +19,6 @@ from pretix.control.signals import nav_event, order_info
 from pretix.plugins.autocheckin import signals as bundled_signals
 
 from . import autocheckin, logdisplay  # NOQA: logdisplay registers log texts
-from .desk import logdisplay as desk_logdisplay  # NOQA: registers the order log texts
 from .desk.devices import DeskSecurityProfile
 from .desk.order_view import order_redemptions_html
 from .desk.scan import checkin_created_during_scan

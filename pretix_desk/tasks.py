@@ -60,8 +60,9 @@ def auth_ids(request):
 
 
 @app.task(base=ProfiledEventTask, bind=True, name="pretix_desk.tasks.apply_rule", throws=(ApplyError,))
-def apply_rule(self, event, *, rule, dry_run, result_file, user=None, token=None, device=None,
-               oauth_application=None):
+def apply_rule_in_background(self, event, *, rule, dry_run, result_file, user=None, token=None, device=None,
+                             oauth_application=None):
+    """``apply.apply_rule`` in a worker (the Celery name stays, for tasks already queued)."""
     try:
         rule = AutoCheckinRule.objects.select_related("event").get(event=event, pk=rule)
     except AutoCheckinRule.DoesNotExist:

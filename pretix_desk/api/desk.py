@@ -33,6 +33,7 @@ from pretix_desk.desk.sync import (
 )
 from pretix_desk.desk.verdict import override_for
 from pretix_desk.door.reports import HEADER as REPORT_HEADER, record_report
+from pretix_desk.enabled import require_desk
 
 MAX_ID = 2**31 - 1
 MAX_ANSWERS = 100
@@ -235,8 +236,7 @@ class DeskViewSet(viewsets.ViewSet):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         # After pretix's permission check, which loaded request.event.
-        if "pretix_desk" not in request.event.get_plugins():
-            raise NotFound(_("The registration desk is not enabled for this event."))
+        require_desk(request.event)
         list_id = kwargs.get("list", "")
         # str.isdigit() also accepts "²" and other digits int() refuses.
         if not (list_id.isascii() and list_id.isdigit()) or int(list_id) > MAX_ID:

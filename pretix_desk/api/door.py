@@ -11,6 +11,7 @@ from pretix_desk.desk.access import may_list_attendees
 from pretix_desk.door.capacity import capacities_of_event, set_capacity
 from pretix_desk.door.payload import door_payload
 from pretix_desk.door.shared import shared_door_figures
+from pretix_desk.enabled import require_desk
 
 
 class DoorQuerySerializer(serializers.Serializer):
@@ -49,8 +50,7 @@ class DoorViewSet(viewsets.ViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if "pretix_desk" not in request.event.get_plugins():
-            raise NotFound(_("The registration desk is not enabled for this event."))
+        require_desk(request.event)
 
     def list(self, request, **kwargs):
         query = DoorQuerySerializer(data={"list": request.query_params.getlist("list")}

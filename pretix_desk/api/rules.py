@@ -24,11 +24,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from pretix_desk.enabled import desk_enabled
+
 from .. import apply, tasks
 from ..autocheckin import payment_providers
 from ..models import AutoCheckinRule
 
-PLUGIN = "pretix_desk"
 RE_TASK_ID = re.compile(r"^[a-zA-Z0-9\-]+$")
 
 #: What a field left out of a PUT body (or a POST body) becomes.
@@ -142,7 +143,7 @@ class AutoCheckinRuleViewSet(BundledRuleViewSet):
     def serves_desk_rules(self):
         # request.event was loaded by the permission check in initial(), which runs
         # before any of the methods below.
-        return PLUGIN in self.request.event.get_plugins()
+        return desk_enabled(self.request.event)
 
     def get_queryset(self):
         if not self.serves_desk_rules:
@@ -192,7 +193,7 @@ class AutoCheckinRuleViewSet(BundledRuleViewSet):
         serializer = ApplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         cf = tasks.new_result_file(request)
-        result = tasks.apply_rule.apply_async(args=(request.event.pk,), kwargs={
+        result = tasks.apply_rule_in_background.apply_async(args=(request.event.pk,), kwargs={
             "rule": rule.pk, "dry_run": serializer.validated_data["dry_run"],
             "result_file": str(cf.pk), **tasks.auth_ids(request),
         })

@@ -32,13 +32,12 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.middleware.csrf import get_token
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.encoding import filepath_to_uri
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
 from django.views.generic import TemplateView, View
 from pretix.base.middleware import add_to_response_csp_via_request, calculate_csp_hash
 from pretix.base.models import CheckinList
@@ -48,6 +47,7 @@ from pretix.control.permissions import EventPermissionRequiredMixin
 from pretix_desk import __version__
 from pretix_desk.desk import envelope
 from pretix_desk.desk.badges import badges_active
+from pretix_desk.enabled import require_desk
 
 from .desk_strings import desk_strings
 
@@ -175,9 +175,7 @@ class DeskMixin(EventPermissionRequiredMixin):
     permission = DESK_PERMISSION
 
     def dispatch(self, request, *args, **kwargs):
-        # pretix does not gate a plugin's control panel URLs by the event's plugin choice.
-        if "pretix_desk" not in request.event.get_plugins():
-            raise Http404(gettext("The registration desk is not enabled for this event."))
+        require_desk(request.event)
         return super().dispatch(request, *args, **kwargs)
 
     def desk_urls(self):

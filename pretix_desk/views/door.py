@@ -1,12 +1,13 @@
 """The door page in the control panel (Check-in → Door): the door endpoint's figures,
 refreshed in place (docs/door-api.rst)."""
-from django.http import Http404
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.generic import TemplateView
 from pretix.control.permissions import EventPermissionRequiredMixin
 from pretix.control.views import ChartContainingView
+
+from pretix_desk.enabled import require_desk
 
 #: Seconds between two refreshes of the page.
 REFRESH_SECONDS = 5
@@ -58,8 +59,7 @@ class DoorView(EventPermissionRequiredMixin, ChartContainingView, TemplateView):
     template_name = "pretixplugins/pretix_desk/door/index.html"
 
     def dispatch(self, request, *args, **kwargs):
-        if "pretix_desk" not in request.event.get_plugins():
-            raise Http404(gettext("The registration desk is not enabled for this event."))
+        require_desk(request.event)
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

@@ -4,7 +4,6 @@ import uuid
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -18,8 +17,9 @@ from pretix.control.views import CreateView, UpdateView
 from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
 from .. import apply, importer, tasks
-from ..api.rules import PLUGIN, rule_data
+from ..api.rules import rule_data
 from ..autocheckin import payment_providers
+from ..enabled import require_desk
 from ..forms import AutoCheckinRuleForm
 from ..models import AutoCheckinRule
 
@@ -92,8 +92,7 @@ class RuleMixin(EventPermissionRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         # Events without pretix_desk keep pretix's bundled auto check-in; these pages
         # would edit rules that nothing evaluates there.
-        if PLUGIN not in request.event.get_plugins():
-            raise Http404(_("The plugin pretix-desk is not enabled for this event."))
+        require_desk(request.event)
         return super().dispatch(request, *args, **kwargs)
 
     def get_object(self, queryset=None):
@@ -183,7 +182,7 @@ class RuleApplyView(RuleMixin, AsyncAction, DetailView):
 
     template_name = "pretixplugins/pretix_desk/rules/apply.html"
     context_object_name = "rule"
-    task = tasks.apply_rule
+    task = tasks.apply_rule_in_background
     known_errortypes = ["ApplyError"]
 
     def get(self, request, *args, **kwargs):
