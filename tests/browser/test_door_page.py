@@ -135,6 +135,17 @@ def test_the_door_page_shows_every_fact_within_one_refresh(browser, live_server,
         assert code in link.inner_text() and link.get_attribute("href").endswith(f"/orders/{code}/")
         assert shown_counts(manager, clist) == pretix_counts(clist)
 
+        # the plots and the sources' table can show one list: the other list had no arrivals
+        with scopes_disabled():
+            other = clist.event.checkin_lists.create(name="Workshop")
+        next_refresh(manager)
+        manager.select_option("#door-plot-list", str(other.pk))
+        next_refresh(manager)
+        assert manager.locator("#door-sources tr[data-source]").count() == 0
+        manager.select_option("#door-plot-list", "")
+        next_refresh(manager)
+        assert manager.locator("#door-sources tr[data-source='desk']").count() == 1
+
         # someone leaves: inside goes down, arrivals stay
         desk.click("#desk-dir-exit")
         wedge(desk, desk_data["paid"].secret)

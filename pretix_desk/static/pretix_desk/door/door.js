@@ -185,6 +185,22 @@
         }));
     }
 
+    /** The plots and the sources' table show all lists, or the one chosen above them. */
+    function ofChosenList(rows) {
+        const chosen = document.getElementById("door-plot-list").value;
+        return chosen ? rows.filter((row) => String(row[1]) === chosen) : rows;
+    }
+
+    function setUpListChoice(data) {
+        const select = document.getElementById("door-plot-list");
+        if (select.options.length > 1 || data.lists.length < 2) {
+            select.closest(".form-group").hidden = data.lists.length < 2;
+            return;
+        }
+        select.append(...data.lists.map((l) => el("option", {value: l.id, text: l.name})));
+        select.addEventListener("change", refreshNow);
+    }
+
     /** Entries at the door, exits and auto check-ins per bucket (ms since the epoch). */
     function perBucket(rows) {
         const buckets = new Map();
@@ -215,7 +231,7 @@
     }
 
     function showRecent(data) {
-        const series = recentSeries(data.recent.rows, data.at);
+        const series = recentSeries(ofChosenList(data.recent.rows), data.at);
         if (!recentPlot) {
             recentPlot = new Morris.Line({
                 element: "door-plot-recent", data: series, xkey: "t", ykeys: ["entries", "exits", "auto"],
@@ -229,7 +245,7 @@
     }
 
     function showWhole(data) {
-        const series = Array.from(perBucket(data.whole.rows).values()).sort((a, b) => a.t - b.t)
+        const series = Array.from(perBucket(ofChosenList(data.whole.rows)).values()).sort((a, b) => a.t - b.t)
             .map((b) => ({...b, label: dayHour.format(new Date(b.t))}));
         const target = document.getElementById("door-plot-whole");
         if (!series.length) {
@@ -253,7 +269,7 @@
     function showSources(data) {
         const gates = new Map(data.gates.map((g) => [g.id, g.name]));
         const totals = new Map();
-        for (const [, , gate, source, type, n] of data.recent.rows) {
+        for (const [, , gate, source, type, n] of ofChosenList(data.recent.rows)) {
             const key = source + "|" + (gate === null ? "" : gate);
             const t = totals.get(key) || {source, gate, entries: 0, exits: 0};
             t[type === "exit" ? "exits" : "entries"] += n;
@@ -298,6 +314,7 @@
                 throw new Error("HTTP " + response.status);
             }
             const data = await response.json();
+            setUpListChoice(data);
             showLists(data);
             showCapacities(data);
             setUpCapacityForm(data);
