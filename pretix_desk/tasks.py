@@ -1,6 +1,6 @@
 """Celery tasks, run through pretix's own task machinery.
 
-``apply_rule`` is an ``EventTask`` (it gets the event and runs in its organizer's scope)
+``apply_rule_in_background`` is an ``EventTask`` (it gets the event and runs in its organizer's scope)
 that reports its progress the way pretix's exports do, so the control panel shows it in
 pretix's progress dialog. Its summary is written to a ``CachedFile`` bound to whoever
 started it, as pretix's asynchronous API operations keep their results: it survives the
@@ -99,3 +99,12 @@ def derive_seal_keys(event):
         cache.delete(sealing.backfill_lock(event))
     if derived:
         sealing.bump_generation(event)
+
+
+@app.task(base=ProfiledEventTask, name="pretix_desk.tasks.count_door")
+def count_door(event, *, list_ids):
+    """Count the door's figures in a worker, so that no manager's refresh waits for it
+    (``door.shared``)."""
+    from pretix_desk.door import shared
+
+    shared.count_and_share(event, event.checkin_lists.filter(pk__in=list_ids), locked=True)

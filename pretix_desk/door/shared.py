@@ -13,6 +13,7 @@ import datetime
 import hashlib
 
 from django.core.cache import cache
+from django.utils.timezone import now
 
 from pretix_desk.desk.sync import with_sync_state
 from pretix_desk.door.figures import RECENT, door_figures, forecast, live_parts
@@ -52,25 +53,42 @@ def _at_time(figures, at):
     return figures
 
 
+def count_and_share(event, lists, *, locked):
+    """Count the figures of these lists (a queryset) now and share them; ``locked``: the
+    caller holds the lock, which is released here."""
+    lists = list(with_sync_state(lists))
+    return _count(event, lists, _key(event, lists), locked=locked)
+
+
+def _count(event, lists, key, *, locked):
+    try:
+        at = now()
+        figures = door_figures(event, lists, at=at, live=False)
+        cache.set(key, (change_marker(lists), at, figures), int(KEPT_FOR.total_seconds()) * 2)
+        return figures
+    finally:
+        if locked:
+            cache.delete(key + ":lock")
+
+
 def shared_door_figures(event, lists, *, at):
-    """``door_figures`` of these lists at ``at``, computed at most once per change (and per
+    """``door_figures`` of these lists at ``at``, counted at most once per change (and per
     FRESH_FOR) for everyone who asks; the desks' reports and capacities are read at every
-    call."""
+    call. When figures are held but out of date, a worker counts (``tasks.count_door``) and
+    this refresh shows the held ones: no manager waits for a count but the very first."""
     lists = list(with_sync_state(lists))
     key = _key(event, lists)
-    marker = change_marker(lists)
     held = cache.get(key)
-    if held is not None and at - held[1] < KEPT_FOR and (held[0] == marker or at - held[1] < FRESH_FOR):
+    if held is not None and at - held[1] < KEPT_FOR and (held[0] == change_marker(lists) or at - held[1] < FRESH_FOR):
         figures = held[2]
+    elif held is not None:
+        if cache.add(key + ":lock", 1, LOCK_SECONDS):
+            from pretix_desk.tasks import count_door
+
+            count_door.apply_async(kwargs={"event": event.pk, "list_ids": [clist.pk for clist in lists]})
+        # without a worker, pretix runs the task at once: then its figures are there now
+        fresh = cache.get(key)
+        figures = (fresh if fresh is not None and fresh[1] > held[1] else held)[2]
     else:
-        locked = cache.add(key + ":lock", 1, LOCK_SECONDS)
-        if not locked and held is not None:
-            figures = held[2]  # another process is counting: the last figures meanwhile
-        else:
-            try:
-                figures = door_figures(event, lists, at=at, live=False)
-                cache.set(key, (marker, at, figures), int(KEPT_FOR.total_seconds()) * 2)
-            finally:
-                if locked:
-                    cache.delete(key + ":lock")
+        figures = _count(event, lists, key, locked=cache.add(key + ":lock", 1, LOCK_SECONDS))
     return live_parts(_at_time(figures, at), event, lists, at=at)

@@ -125,3 +125,27 @@ def test_while_one_counts_the_others_answer_with_the_last_figures(client, event,
     cache.delete(key + ":lock")
     after, _ = refresh(client, event)
     assert after["entered"] == 2
+
+
+@pytest.mark.django_db
+def test_no_manager_waits_for_a_count_but_the_first(client, event, clist, tickets, monkeypatch):
+    """Figures out of date are counted by a worker; the refresh that noticed shows the held
+    ones at once (pretix without a worker runs the task at once: the figures are new)."""
+    from pretix_desk import tasks
+
+    scan(client, clist, access_code=tickets[0].secret, nonce=uuid.uuid4().hex)
+    first, _ = refresh(client, event)
+    scan(client, clist, access_code=tickets[1].secret, nonce=uuid.uuid4().hex)
+    later = now() + shared.FRESH_FOR + datetime.timedelta(seconds=1)
+    monkeypatch.setattr("pretix_desk.api.door.now", lambda: later)
+    queued = []
+    monkeypatch.setattr(tasks.count_door, "apply_async", lambda **kw: queued.append(kw))
+    during, statements = refresh(client, event)
+    assert not counted(statements) and during["entered"] == 1  # answered from what is held
+    assert queued == [{"kwargs": {"event": event.pk, "list_ids": [clist.pk]}}]
+    again, _ = refresh(client, event)  # the count is under way: not asked for twice
+    assert len(queued) == 1 and again["entered"] == 1
+    tasks.count_door.apply(kwargs=queued[0]["kwargs"])  # the worker
+    after, statements = refresh(client, event)
+    assert not counted(statements) and after["entered"] == 2
+    monkeypatch.undo()
