@@ -89,16 +89,14 @@ def apply_rule_in_background(self, event, *, rule, dry_run, result_file, user=No
 
 @app.task(base=ProfiledEventTask, name="pretix_desk.tasks.derive_seal_keys")
 def derive_seal_keys(event):
-    """Derive the sealing masters a download found missing (``desk.sealing``), then make
-    the desks download again: their records of those tickets carry no personal data yet."""
+    """Derive the sealing masters a download found missing (``desk.sealing``); their
+    orders are marked changed, so the desks' next syncs send those records sealed."""
     from pretix_desk.desk import sealing
 
     try:
-        derived = sealing.derive_missing(event)
+        sealing.derive_missing(event, touch=True)
     finally:
         cache.delete(sealing.backfill_lock(event))
-    if derived:
-        sealing.bump_generation(event)
 
 
 @app.task(base=ProfiledEventTask, name="pretix_desk.tasks.count_door")

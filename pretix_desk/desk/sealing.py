@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.timezone import now
 
 from pretix_desk.models import SealKey
 
@@ -149,11 +150,13 @@ def lookup_ids(masters_or_secrets, *, salt, list_salt):
         yield lookup_id(bytes(master), list_salt)
 
 
-def derive_missing(event, *, batch=500):
+def derive_missing(event, *, batch=500, touch=False):
     """Derive and keep the masters of every position of the event that lacks one (or whose
     code changed since), a batch at a time on every core (hashlib lets go of the GIL while
-    it derives). Returns how many were derived."""
-    from pretix.base.models import OrderPosition
+    it derives). Returns how many were derived. ``touch``: mark their orders changed, so
+    that every desk's next incremental sync sends those records sealed (a changed record
+    is an order change, as everywhere else; not a full download for every desk)."""
+    from pretix.base.models import Order, OrderPosition
 
     salt = event_salt(event)
     todo = (
@@ -172,6 +175,9 @@ def derive_missing(event, *, batch=500):
                 SealKey(position_id=pk, secret_digest=secret_digest(secret), master=master)
                 for (pk, secret), master in zip(chunk, masters)
             ])
+            if touch:
+                Order.objects.filter(pk__in=OrderPosition.all.filter(
+                    pk__in=[pk for pk, _secret in chunk]).values("order_id")).update(last_modified=now())
 
 
 def _keep(keys):
@@ -182,10 +188,8 @@ def _keep(keys):
 
 
 def generation(event):
-    """Changes when the background derivation completed: part of the list's fingerprint,
-    so desks download again and get the records that were sent without personal data."""
+    """Part of the list's fingerprint: bumping it makes every desk download everything
+    again. Earlier versions bumped it after each background derivation, which at a door
+    still selling made every desk download the whole list every few minutes; derived
+    masters now touch their orders instead (``derive_missing``)."""
     return event.settings.get("pretix_desk_seal_generation", as_type=int, default=0)
-
-
-def bump_generation(event):
-    event.settings.set("pretix_desk_seal_generation", generation(event) + 1)
