@@ -387,9 +387,10 @@ class DeskViewSet(viewsets.ViewSet):
             def render():
                 return gzip_stream(iter_json(preload))
 
-            if preload.since is None:  # a full download: the same for every desk of the list
-                body = shared_preload.shared_body(shared_preload.cache_key(
-                    checkin_list=self.checkin_list, product_id=preload.product_id, etag=etag), render)
+            if preload.since is None:  # a full download: shared by the desks of the list
+                etag, body = shared_preload.shared_body(shared_preload.cache_key(
+                    checkin_list=self.checkin_list, product_id=preload.product_id,
+                    fingerprint=preload.fingerprint), etag, render)
             else:
                 body = render()
             response = StreamingHttpResponse(body, content_type="application/json")

@@ -1,21 +1,24 @@
-"""A list's full download rendered once per change and shared by every desk and node.
+"""A list's full download rendered once and shared by every desk and node for a moment.
 
-At the doors' opening every desk of a list downloads the same list in the same minute.
-Desks of one list get the same document for the same ETag (the ETag changes whenever
-anything a record shows does, which is what makes a 304 safe; the same holds for a body
-rendered for that ETag, sync token and seals included). So the first full download of an
-ETag is kept, compressed, in pretix's cache (Redis in production, shared by the nodes), and
-the others are answered from it; while one request renders, the others of that ETag wait
-for it rather than render too. Only gzip-accepting clients (every browser) share: the body
-is kept as gzip. Incremental syncs differ per desk and are rendered each time.
+At the doors' opening every desk of a list downloads the whole list in the same minute, and
+the door is already scanning: the ETag moves with every scan, so a body kept per ETag would
+be rendered anew for nearly every desk (the door simulation saw 94 ETags among 100 first
+downloads). A full download is a snapshot with its own sync token and ETag, and the desk's
+next sync (every 30 seconds, from that token, with the two-minute overlap) brings whatever
+changed after it, as it does between any two syncs. So a body rendered within the last
+SHARED_SECONDS for the same list, product filter and fingerprint (the catalog, language,
+sealing and whether the caller gets the search index) is served again, with the ETag it was
+rendered for; it is kept compressed in pretix's cache (Redis in production, shared by the
+nodes), and while one request renders, the others wait for it rather than render too. Only
+gzip-accepting clients (every browser) share. Incremental syncs are each desk's own.
 """
 import hashlib
 import time
 
 from django.core.cache import cache
 
-#: A download kept longer is of an old ETag anyway.
-KEPT_SECONDS = 600
+#: How old a shared download may be: no older than the desk's own copy between two syncs.
+SHARED_SECONDS = 30
 #: Larger bodies are not kept (about 200,000 attendees): the cache is no file store.
 MAX_BYTES = 32 * 1024 * 1024
 #: How long a rendering holds its lock: others wait for it at most this long (a worker
@@ -25,31 +28,32 @@ LOCK_SECONDS = 15
 POLL_SECONDS = 0.1
 
 
-def cache_key(*, checkin_list, product_id, etag):
-    digest = hashlib.sha256("{}|{}|{}".format(checkin_list.pk, product_id, etag).encode()).hexdigest()[:32]
+def cache_key(*, checkin_list, product_id, fingerprint):
+    digest = hashlib.sha256("{}|{}|{}".format(checkin_list.pk, product_id, fingerprint).encode()).hexdigest()[:32]
     return "pretix_desk:preload:" + digest
 
 
-def shared_body(key, render):
-    """The gzip body of this download, as bytes chunks: kept by an earlier request, or
-    ``render()`` (an iterator of gzip chunks) teed into the cache as it streams."""
-    body = cache.get(key)
-    if body is not None:
-        return iter((body,))
+def shared_body(key, etag, render):
+    """``(etag, chunks)``: the gzip body of this download and the ETag it was rendered for,
+    kept by an earlier request within SHARED_SECONDS, or ``render()`` (an iterator of gzip
+    chunks, for ``etag``, the current one) teed into the cache as it streams."""
+    kept = cache.get(key)
+    if kept is not None:
+        return kept[0], iter((kept[1],))
     if cache.add(key + ":lock", 1, LOCK_SECONDS):
-        return _rendering(key, render())
+        return etag, _rendering(key, etag, render())
     deadline = time.monotonic() + LOCK_SECONDS
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
-        body = cache.get(key)
-        if body is not None:
-            return iter((body,))
+        kept = cache.get(key)
+        if kept is not None:
+            return kept[0], iter((kept[1],))
         if cache.get(key + ":lock") is None:
             break  # the rendering request gave up (or its lock ran out): render this one
-    return render()
+    return etag, render()
 
 
-def _rendering(key, chunks):
+def _rendering(key, etag, chunks):
     kept, size, complete = [], 0, False
     try:
         for chunk in chunks:
@@ -60,5 +64,5 @@ def _rendering(key, chunks):
         complete = True
     finally:
         if complete and size <= MAX_BYTES:
-            cache.set(key, b"".join(kept), KEPT_SECONDS)
+            cache.set(key, (etag, b"".join(kept)), SHARED_SECONDS)
         cache.delete(key + ":lock")
