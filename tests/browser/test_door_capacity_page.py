@@ -6,23 +6,17 @@ import pytest
 from django_scopes import scopes_disabled
 from pretix.base.models import Checkin
 
-from tests.browser.conftest import login, new_context, open_desk
+from tests.browser.conftest import open_desk
 from tests.browser.test_desk_scanning import result_state, wedge
-from tests.browser.test_door_page import door_url, next_refresh
+from tests.browser.test_door_page import door_url, logged_in_page, next_refresh
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_full_door_refuses_and_an_offline_desk_says_it_cannot_verify(browser, live_server, desk_data):
     clist = desk_data["list"]
-    manager_context = new_context(browser, live_server)
-    manager = manager_context.new_page()
-    manager.on("pageerror", lambda err: print("door pageerror:", err))
-    login(manager, desk_data["user"])
-    desk_context = new_context(browser, live_server)
-    desk = desk_context.new_page()
-    desk.on("pageerror", lambda err: print("desk pageerror:", err))
-    login(desk, desk_data["user"])
+    manager_context, manager = logged_in_page(browser, live_server, desk_data["user"], "door")
+    desk_context, desk = logged_in_page(browser, live_server, desk_data["user"], "desk")
     open_desk(desk, desk_data)
     try:
         wedge(desk, desk_data["paid"].secret)

@@ -65,12 +65,18 @@ def pretix_redeem(client, desk_data, position):
     assert r.data["status"] == "ok", r.data
 
 
+def logged_in_page(browser, live_server, user, name):
+    """A page in a browser context of its own (the manager's, a desk's), logged in."""
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    page.on("pageerror", lambda err: print(name, "pageerror:", err))
+    login(page, user)
+    return context, page
+
+
 def test_the_door_page_shows_every_fact_within_one_refresh(browser, live_server, desk_data):
     clist = desk_data["list"]
-    manager_context = new_context(browser, live_server)
-    manager = manager_context.new_page()
-    manager.on("pageerror", lambda err: print("door pageerror:", err))
-    login(manager, desk_data["user"])
+    manager_context, manager = logged_in_page(browser, live_server, desk_data["user"], "door")
     manager.goto(door_url(desk_data))
     manager.wait_for_selector("body[data-door-refreshed]")
     assert shown_counts(manager, clist) == pretix_counts(clist)
@@ -79,9 +85,7 @@ def test_the_door_page_shows_every_fact_within_one_refresh(browser, live_server,
     # the plots are drawn (Morris, as pretix ships it), the figures are in tables too
     assert manager.locator("#door-plot-recent svg").count() == 1
 
-    desk_context = new_context(browser, live_server)
-    desk = desk_context.new_page()
-    login(desk, desk_data["user"])
+    desk_context, desk = logged_in_page(browser, live_server, desk_data["user"], "desk")
     open_desk(desk, desk_data)
     try:
         # a desk scans online
