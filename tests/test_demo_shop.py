@@ -75,3 +75,19 @@ def test_demo_has_what_the_door_uses(demo):
     assert list(speaker_rule.limit_products.values_list("name", flat=True)) == ["Speaker ticket"]
     assert not Checkin.objects.filter(list__event=demo, position__order__status=Order.STATUS_CANCELED).exists()
     assert demo.orders.count() == 20  # README: "and twenty orders"
+
+
+def test_the_demo_can_add_an_event_with_signed_codes(db, capsys):
+    """scripts/demo with PRETIX_DESK_DEMO_SIGNED=1: tickets whose codes pretix signed, which
+    the desk's preload says how to verify (desk/signed.py)."""
+    from pretix.base.secrets import Sig1TicketSecretGenerator
+
+    call_command("desk_demo", url="http://demo.example", signed=True)
+    printed = capsys.readouterr().out
+    event = Event.objects.get(slug="democon-signed")
+    assert Event.objects.filter(slug="democon").exists() and "/democon-signed/" in printed
+    codes = [p.secret for p in event.orders.first().positions.all()]
+    generator = Sig1TicketSecretGenerator(event)
+    assert codes and all(generator._parse(code) is not None for code in codes)
+    shown = printed.split("ticket codes:")[1].split()
+    assert shown and all(generator._parse(code) is not None for code in shown)

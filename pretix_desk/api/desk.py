@@ -387,14 +387,12 @@ class DeskViewSet(viewsets.ViewSet):
             def render():
                 return gzip_stream(iter_json(preload))
 
-            if preload.since is None:  # a full download: shared by the desks of the list
-                etag, body = shared_preload.shared_body(shared_preload.cache_key(
-                    checkin_list=self.checkin_list, product_id=preload.product_id,
-                    fingerprint=preload.fingerprint), etag, render)
+            etag, body = shared_preload.shared_download(preload, etag, render)
+            if etag_matches(request.headers.get("If-None-Match"), etag):
+                response = HttpResponse(status=304)  # what the desk holds already
             else:
-                body = render()
-            response = StreamingHttpResponse(body, content_type="application/json")
-            response["Content-Encoding"] = "gzip"
+                response = StreamingHttpResponse(body, content_type="application/json")
+                response["Content-Encoding"] = "gzip"
         else:
             response = StreamingHttpResponse(iter_json(preload), content_type="application/json")
         # one representation per encoding: the compressed one's tag is weak, as Django's own

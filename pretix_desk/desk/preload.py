@@ -25,7 +25,7 @@ from pretix.base.models import (
 from pretix_desk.door.capacity import capacities_of
 from pretix_desk.models import DeletedSecret
 
-from . import sealing, serialization
+from . import sealing, serialization, signed
 from .codes import code_hash, list_salt
 from .outcomes import Conflict
 from .positions import (
@@ -65,6 +65,9 @@ class Preload:
     salt: str
     may_list: bool = False
     capacities: list = field(default_factory=list)
+    #: When the sync token was issued: a shared rendering older than this would send the
+    #: desk older states than it holds (shared_preload.py).
+    issued: Optional[object] = None
 
     @cached_property
     def questions_by_item(self):
@@ -100,9 +103,9 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None, may_list
         product_ids = list_products
     questions = checkin_questions(event=checkin_list.event, item_ids=list_products)
     fingerprint = fingerprint_of(checkin_list, product_ids=list_products, questions=questions, may_list=may_list)
-    since = None
+    since = issued = None
     if since_token:
-        since = read_sync_token(
+        since, issued = read_sync_token(
             since_token, checkin_list=checkin_list, product_id=product_id, fingerprint=fingerprint,
         )
     return Preload(
@@ -111,7 +114,7 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None, may_list
         questions=questions,
         since_token=since_token, fingerprint=fingerprint, started_at=now(),
         salt=list_salt(checkin_list=checkin_list), may_list=may_list,
-        capacities=capacities_of(checkin_list),
+        capacities=capacities_of(checkin_list), issued=issued,
     )
 
 
@@ -462,6 +465,8 @@ def iter_json(preload: Preload):
             "search": preload.may_list,
             # an offline desk to which one applies says it cannot verify it (door/capacity.py)
             "capacities": preload.capacities,
+            # what answers a signed ticket sold after this download (desk/signed.py)
+            "signed": signed.head(preload),
         }
         yield _dumps(head)[:-1] + ',"attendees":['
         count = 0

@@ -1,24 +1,32 @@
-"""A list's full download rendered once and shared by every desk and node for a moment.
+"""A list's download rendered once and shared by every desk and node for a moment.
 
 At the doors' opening every desk of a list downloads the whole list in the same minute, and
 the door is already scanning: the ETag moves with every scan, so a body kept per ETag would
 be rendered anew for nearly every desk (the door simulation saw 94 ETags among 100 first
-downloads). A full download is a snapshot with its own sync token and ETag, and the desk's
-next sync (every 30 seconds, from that token, with the two-minute overlap) brings whatever
-changed after it, as it does between any two syncs. So a body rendered within the last
-SHARED_SECONDS for the same list, product filter and fingerprint (the catalog, language,
-sealing and whether the caller gets the search index) is served again, with the ETag it was
-rendered for; it is kept compressed in pretix's cache (Redis in production, shared by the
-nodes), and while one request renders, the others wait for it rather than render too. Only
-gzip-accepting clients (every browser) share. Incremental syncs are each desk's own.
+downloads). A download is a snapshot with its own sync token and ETag, and the desk's next
+sync (every 30 seconds, from that token, with the two-minute overlap) brings whatever
+changed after it, as it does between any two syncs. So a body rendered a moment ago for the
+same list, product filter, fingerprint (the catalog, language, sealing and whether the
+caller gets the search index) and sync window (``sync.WINDOW_STEP``) is served again, with
+the ETag it was rendered for; it is kept compressed in pretix's cache (Redis in production,
+shared by the nodes), and while one request renders, the others wait for it rather than
+render too. Only gzip-accepting clients (every browser) share.
+
+A full download is shared for SHARED_SECONDS. An incremental sync only for SYNC_SHARED_SECONDS,
+and never one rendered before the desk's own token: it must not bring the desk states older
+than those it holds (the page updates a record when it admits its ticket online, and a body
+rendered before that would show the ticket not yet in until the next sync). Without sharing,
+an incremental sync under load takes seconds to render too, so the desk's copy is no older.
 """
 import hashlib
 import time
 
 from django.core.cache import cache
 
-#: How old a shared download may be: no older than the desk's own copy between two syncs.
+#: How old a shared full download may be: no older than the desk's own copy between two syncs.
 SHARED_SECONDS = 30
+#: How old a shared incremental sync may be.
+SYNC_SHARED_SECONDS = 5
 #: Larger bodies are not kept (about 200,000 attendees): the cache is no file store.
 MAX_BYTES = 32 * 1024 * 1024
 #: How long a rendering holds its lock: others wait for it at most this long (a worker
@@ -28,32 +36,46 @@ LOCK_SECONDS = 15
 POLL_SECONDS = 0.1
 
 
-def cache_key(*, checkin_list, product_id, fingerprint):
-    digest = hashlib.sha256("{}|{}|{}".format(checkin_list.pk, product_id, fingerprint).encode()).hexdigest()[:32]
-    return "pretix_desk:preload:" + digest
+def shared_download(preload, etag, render):
+    """``shared_body`` for the desks that ask for what ``preload`` (``preload.Preload``) asks."""
+    key = cache_key(checkin_list=preload.checkin_list, product_id=preload.product_id,
+                    fingerprint=preload.fingerprint, since=preload.since)
+    return shared_body(
+        key, etag, render, rendered_at=preload.started_at, not_before=preload.issued,
+        seconds=SHARED_SECONDS if preload.since is None else SYNC_SHARED_SECONDS,
+    )
 
 
-def shared_body(key, etag, render):
+def cache_key(*, checkin_list, product_id, fingerprint, since=None):
+    parts = "{}|{}|{}|{}".format(checkin_list.pk, product_id, fingerprint, since and since.timestamp())
+    return "pretix_desk:preload:" + hashlib.sha256(parts.encode()).hexdigest()[:32]
+
+
+def shared_body(key, etag, render, *, rendered_at, seconds=SHARED_SECONDS, not_before=None):
     """``(etag, chunks)``: the gzip body of this download and the ETag it was rendered for,
-    kept by an earlier request within SHARED_SECONDS, or ``render()`` (an iterator of gzip
-    chunks, for ``etag``, the current one) teed into the cache as it streams."""
+    kept by an earlier request (rendered at ``not_before`` or later), or ``render()`` (an
+    iterator of gzip chunks, for ``etag``, the current one, started at ``rendered_at``)
+    teed into the cache for ``seconds`` as it streams."""
+    def usable(kept):
+        return kept is not None and (not_before is None or kept[2] >= not_before.timestamp())
+
     kept = cache.get(key)
-    if kept is not None:
+    if usable(kept):
         return kept[0], iter((kept[1],))
     if cache.add(key + ":lock", 1, LOCK_SECONDS):
-        return etag, _rendering(key, etag, render())
+        return etag, _rendering(key, (etag, rendered_at.timestamp()), render(), seconds)
     deadline = time.monotonic() + LOCK_SECONDS
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
         kept = cache.get(key)
-        if kept is not None:
+        if usable(kept):
             return kept[0], iter((kept[1],))
         if cache.get(key + ":lock") is None:
             break  # the rendering request gave up (or its lock ran out): render this one
     return etag, render()
 
 
-def _rendering(key, etag, chunks):
+def _rendering(key, stamp, chunks, seconds):
     kept, size, complete = [], 0, False
     try:
         for chunk in chunks:
@@ -64,5 +86,6 @@ def _rendering(key, etag, chunks):
         complete = True
     finally:
         if complete and size <= MAX_BYTES:
-            cache.set(key, (etag, b"".join(kept)), SHARED_SECONDS)
+            etag, rendered_at = stamp
+            cache.set(key, (etag, b"".join(kept), rendered_at), seconds)
         cache.delete(key + ":lock")

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from pretix.base.models import (
     Item, ItemVariation, Order, OrderPosition, Question, RevokedTicketSecret, SubEvent,
 )
+from pretix.base.models.orders import BlockedTicketSecret
 
 from pretix_desk.models import DeletedSecret
 
@@ -24,6 +25,10 @@ _SIGNING_SALT = "pretix_desk.preload.sync"
 # Rows written by transactions that were still open when a preload started carry earlier
 # timestamps than the token; overlapping the next sync by this much picks them up.
 SYNC_OVERLAP = timedelta(minutes=2)
+#: Sync windows start on multiples of this many seconds: the desks of a list that synced in
+#: the same half minute ask for the same changes, and one rendering answers them all
+#: (shared_preload.py). A window starting earlier only sends a record again.
+WINDOW_STEP = 30
 NOT_READ = object()
 
 
@@ -86,6 +91,8 @@ def catalog_digest(*, event):
         event.settings.timezone,
         translation.get_language(),
         sealing.generation(event),
+        # signed codes: which generator, and the key they are verified with (desk/signed.py)
+        event.settings.ticket_secret_generator, event.settings.ticket_secrets_pretix_sig1_pubkey,
     ]
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
@@ -116,10 +123,12 @@ def admission_fingerprint(checkin_list):
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def read_sync_token(token, *, checkin_list, product_id, fingerprint) -> datetime:
-    """The time from which changes must be sent again. Raises InvalidSyncToken."""
+def read_sync_token(token, *, checkin_list, product_id, fingerprint):
+    """``(since, issued)``: the time from which changes must be sent again (the token's time
+    less the overlap, rounded down to ``WINDOW_STEP``) and the time the token was issued.
+    Raises InvalidSyncToken."""
     data = _read(token, checkin_list=checkin_list)
-    since, token_product, token_fingerprint = data["since"], data["p"], data["f"]
+    issued, token_product, token_fingerprint = data["since"], data["p"], data["f"]
     if token_product != product_id:
         raise InvalidSyncToken(_("This sync token belongs to another list or product filter."))
     if token_fingerprint != fingerprint:
@@ -127,7 +136,8 @@ def read_sync_token(token, *, checkin_list, product_id, fingerprint) -> datetime
             _("The check-in list has changed since this sync token was issued. Download "
               "everything again without since.")
         )
-    return since - SYNC_OVERLAP
+    start = (issued - SYNC_OVERLAP).timestamp()
+    return datetime.fromtimestamp(start - start % WINDOW_STEP, tz=timezone.utc), issued
 
 
 def read_download_time(token, *, checkin_list):
@@ -184,14 +194,15 @@ def _recent_sum(model, field):
 
 def with_sync_state(lists):
     """Check-in lists annotated with what ``preload_etag`` reads: for orders (their
-    modification), revoked secrets and deleted orders (their creation), the latest time
+    modification), revoked secrets and deleted orders (their creation), blocked secrets
+    (their change: ``desk/signed.py`` lists them), the latest time
     and the sum over the last ``SYNC_OVERLAP`` before it, all with index reads. The desk
     loads its list this way for the preload, so an unchanged sync costs no statement of
     its own."""
     annotations = {}
     for name, model, field in (
         ("modified", Order, "last_modified"), ("revoked", RevokedTicketSecret, "created"),
-        ("deleted", DeletedSecret, "created"),
+        ("deleted", DeletedSecret, "created"), ("blocked", BlockedTicketSecret, "updated"),
     ):
         annotations[f"sync_{name}"] = _latest(model, field, OuterRef("event_id"))
         annotations[f"sync_{name}_recent"] = _recent_sum(model, field)
@@ -220,7 +231,7 @@ def preload_etag(*, checkin_list, product_id, fingerprint, capacities=()):
     """
     parts = [5, fingerprint, product_id, capacities] + [
         getattr(checkin_list, f"sync_{name}{suffix}")
-        for name in ("modified", "revoked", "deleted") for suffix in ("", "_recent")
+        for name in ("modified", "revoked", "deleted", "blocked") for suffix in ("", "_recent")
     ]
     return '"%s"' % hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 

@@ -38,6 +38,8 @@ def desk_strings():
         "reason_rules": gettext("Not allowed by the list's rules"),
         "reason_capacity": gettext("Full: no more entries until someone leaves"),
         "capacity_unverified": gettext("A capacity applies here, which cannot be verified offline."),
+        "signed_offline": gettext("Verified by its signature (sold after the last download): whether it is paid, "
+                                  "was canceled or entered at another desk cannot be checked offline."),
         "reason_revoked": gettext("Ticket was replaced by a newer one"),
         "reason_blocked": gettext("Ticket is blocked"),
         "reason_invalid_time": gettext("Not valid at this time"),
@@ -81,6 +83,7 @@ def desk_strings():
         "unverified_ambiguous": gettext("The code matches several tickets: only the server can decide"),
         "unverified_entries": gettext("Checked in before: whether they may enter again needs the server"),
         "unverified_server": gettext("Only the server can decide this"),
+        "unverified_addons": gettext("On this list the ticket's add-ons decide, which only the server knows"),
         "unverified_no_crypto": gettext("This browser opens the downloaded list only over https: "
                                         "only the server can check this ticket"),
         "no_connection": gettext("No connection to the server"),

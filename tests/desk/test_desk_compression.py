@@ -1,6 +1,7 @@
 """The preload compressed by the application (desk/compression.py): a client that accepts
 gzip gets the same document in a gzip stream, with a weak ETag that its next sync matches;
 one that does not, or refuses it, gets it as before."""
+import datetime
 import gzip
 import json
 
@@ -50,6 +51,9 @@ def test_a_client_that_accepts_gzip_gets_the_same_document_compressed(client, cl
     assert unchanged.status_code == 304 and unchanged["ETag"] == packed["ETag"]
     refused = client.get(desk_url(clist, "preload"), HTTP_ACCEPT_ENCODING="gzip;q=0, identity")
     assert "Content-Encoding" not in refused
+
+
+NOON = datetime.datetime(2026, 12, 7, 12, tzinfo=datetime.timezone.utc)
 
 
 @pytest.fixture
@@ -109,13 +113,13 @@ def test_a_cut_off_rendering_is_not_kept_and_frees_the_others(real_cache):
         yield b"part"
         raise OSError("client went away")
 
-    etag, stream = shared_preload.shared_body("k", '"e1"', render)
+    etag, stream = shared_preload.shared_body("k", '"e1"', render, rendered_at=NOON)
     with pytest.raises(OSError):
         list(stream)
     assert real_cache.get("k") is None and real_cache.get("k:lock") is None
-    etag, stream = shared_preload.shared_body("k", '"e2"', lambda: iter((b"whole",)))
+    etag, stream = shared_preload.shared_body("k", '"e2"', lambda: iter((b"whole",)), rendered_at=NOON)
     assert (etag, b"".join(stream)) == ('"e2"', b"whole")
-    assert real_cache.get("k") == ('"e2"', b"whole")
+    assert real_cache.get("k") == ('"e2"', b"whole", NOON.timestamp())
 
 
 def test_a_desk_waits_for_the_rendering_under_way(real_cache, monkeypatch):
@@ -127,7 +131,73 @@ def test_a_desk_waits_for_the_rendering_under_way(real_cache, monkeypatch):
     def sleep(seconds):  # the rendering request finishes while this one waits
         polls.append(seconds)
         if len(polls) == 3:
-            real_cache.set("k", ('"older"', b"rendered by the other"))
+            real_cache.set("k", ('"older"', b"rendered by the other", NOON.timestamp()))
     monkeypatch.setattr(shared_preload.time, "sleep", sleep)
-    etag, body = shared_preload.shared_body("k", '"now"', lambda: pytest.fail("rendered twice"))
+    etag, body = shared_preload.shared_body("k", '"now"', lambda: pytest.fail("rendered twice"), rendered_at=NOON)
     assert (etag, b"".join(body)) == ('"older"', b"rendered by the other") and len(polls) == 3
+
+
+def gzip_json(response):
+    return json.loads(gzip.decompress(b"".join(response.streaming_content)))
+
+
+@pytest.mark.django_db
+def test_the_desks_syncing_in_the_same_moment_share_one_rendering(client, clist, event, ticket, real_cache):
+    """Issue 19: a hundred desks syncing every 30 s each re-rendered the last two and a half
+    minutes of changes. Tokens issued in the same half minute ask for the same window, and
+    the desks asking for it within SYNC_SHARED_SECONDS get one rendering."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from pretix_desk.desk import shared_preload
+
+    url = desk_url(clist, "preload")
+    first = gzip_json(client.get(url, HTTP_ACCEPT_ENCODING="gzip"))
+    real_cache.clear()  # a second desk downloads on its own a moment later: another token
+    second = gzip_json(client.get(url, HTTP_ACCEPT_ENCODING="gzip"))
+    assert first["sync_token"] != second["sync_token"]
+    for i in range(5):
+        make_order(event, [ticket], code=f"SY{i:03d}")
+
+    def sync(token, **headers):
+        with CaptureQueriesContext(connection) as ctx:
+            r = client.get(url + "?since=" + token, HTTP_ACCEPT_ENCODING="gzip", **headers)
+            body = b"".join(r.streaming_content) if r.status_code == 200 else b""
+        return r, body, len(ctx.captured_queries)
+
+    a, body_a, rendering = sync(first["sync_token"])
+    b, body_b, shared = sync(second["sync_token"])
+    assert body_b == body_a and b["ETag"] == a["ETag"] and shared < rendering - 3
+    assert len(json.loads(gzip.decompress(body_a))["attendees"]) == 5
+    # a desk that already holds what the shared body holds is told so
+    c, _, _ = sync(second["sync_token"], HTTP_IF_NONE_MATCH=a["ETag"])
+    assert c.status_code == 304
+    # not older than the desk's own token: a desk whose token is newer than the kept body
+    # (it downloaded after it was rendered) gets a rendering of its own
+    newer = json.loads(gzip.decompress(body_a))["sync_token"]
+    key = next(k for k in real_cache._cache if "preload" in k and not k.endswith(":lock"))
+    kept = real_cache.get(key.split(":", 2)[-1])
+    assert kept is not None
+    real_cache.set(key.split(":", 2)[-1], (kept[0], b"stale", kept[2] - 60), 30)
+    d, body_d, _ = sync(newer)
+    assert body_d != b"stale" and gzip.decompress(body_d)
+    assert shared_preload.SYNC_SHARED_SECONDS <= 5
+
+
+def test_sync_windows_start_on_the_half_minute_and_never_after_the_overlap(event, clist):
+    from hypothesis import given, settings, strategies as st
+
+    from pretix_desk.desk import sync
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.datetimes(min_value=datetime.datetime(2020, 1, 1), max_value=datetime.datetime(2040, 1, 1),
+                        timezones=st.just(datetime.timezone.utc)))
+    def check(issued):
+        token = sync.make_sync_token(checkin_list=clist, product_id=None, fingerprint="f", started_at=issued,
+                                     admission="a")
+        since, back = sync.read_sync_token(token, checkin_list=clist, product_id=None, fingerprint="f")
+        assert abs((back - issued).total_seconds()) < 0.001
+        assert since.timestamp() % sync.WINDOW_STEP == 0
+        assert issued - sync.SYNC_OVERLAP - datetime.timedelta(seconds=sync.WINDOW_STEP) < since
+        assert since <= issued - sync.SYNC_OVERLAP + datetime.timedelta(milliseconds=1)
+    check()

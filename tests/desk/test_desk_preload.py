@@ -248,12 +248,13 @@ def test_an_unchanged_sync_costs_a_fixed_number_of_statements(client, clist, eve
 def test_a_sync_sends_again_what_changed_in_the_two_minutes_before_its_token(client, clist, event, ticket,
                                                                              order, position):
     """A transaction still open when a download was made commits rows stamped earlier than
-    its token: the next sync overlaps by ``SYNC_OVERLAP`` (docs/desk-api.rst: two minutes)."""
+    its token: the next sync overlaps by ``SYNC_OVERLAP`` (docs/desk-api.rst: two minutes),
+    and at most ``WINDOW_STEP`` more, where windows start (shared_preload.py)."""
     late = make_order(event, [ticket], code="LATE2")
     _, full = preload(client, clist)
     issued = datetime.datetime.fromisoformat(full["generated_at"])
     Order.objects.filter(pk=late.pk).update(last_modified=issued - datetime.timedelta(seconds=110))
-    Order.objects.filter(pk=order.pk).update(last_modified=issued - datetime.timedelta(seconds=130))
+    Order.objects.filter(pk=order.pk).update(last_modified=issued - datetime.timedelta(seconds=151))
     _, delta = preload(client, clist, since=full["sync_token"])
     assert set(by_position(delta)) == {late.positions.get().pk}
 

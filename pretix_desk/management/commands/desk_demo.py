@@ -31,12 +31,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument("--signed", action="store_true",
+                            help="a second demo event whose tickets have pretix's signed codes (pretix_sig1), "
+                                 "which desks verify offline even when sold after their download")
 
     @scopes_disabled()
-    def handle(self, *args, url, **options):
+    def handle(self, *args, url, signed=False, **options):
         with transaction.atomic():
             user, token = self._logins()
             event, clist = self._event()
+            if signed:
+                event, clist = self._event(signed=True)
         base = url.rstrip("/")
         o, e = event.organizer.slug, event.slug
         self.stdout.write(
@@ -87,15 +92,16 @@ class Command(BaseCommand):
         token = team.tokens.filter(name="demo").first() or team.tokens.create(name="demo")
         return user, token.token
 
-    def _event(self):
+    def _event(self, signed=False):
         organizer = Organizer.objects.get(slug="demo")
-        event = Event.objects.filter(organizer=organizer, slug="democon").first()
+        slug = "democon-signed" if signed else "democon"
+        event = Event.objects.filter(organizer=organizer, slug=slug).first()
         if event:
             return event, event.checkin_lists.order_by("pk").first()
         event = Event.objects.create(
             organizer=organizer,
-            name="DemoCon 2026",
-            slug="democon",
+            name="DemoCon 2026 (signed codes)" if signed else "DemoCon 2026",
+            slug=slug,
             date_from=now() + datetime.timedelta(days=1),
             date_to=now() + datetime.timedelta(days=3),
             currency="EUR",
@@ -110,6 +116,9 @@ class Command(BaseCommand):
         event.settings.payment_banktransfer_bank_details = "Demo Bank, account 12345678"
         event.settings.locales = ["en", "de"]
         event.settings.attendee_names_asked = True
+        if signed:
+            # set before the first ticket: every code is then signed (docs/offline.rst)
+            event.settings.ticket_secret_generator = "pretix_sig1"
         tickets = ItemCategory.objects.create(event=event, name="Tickets")
         extras = ItemCategory.objects.create(event=event, name="Extras", is_addon=True)
         ticket = Item.objects.create(

@@ -17,6 +17,7 @@ import {isAuthProblem} from "./api.js";
 import {answerScanOffline, markAnswered, markCheckin, ownerOf, pickList} from "./offline.js";
 import {unsupportedOf} from "./questions.js";
 import {canDerive, findRecord, openRecord} from "./seal.js";
+import {signedRecord} from "./signed.js";
 import {fmt} from "./util.js";
 
 /** What staff may choose after a refusal that offers it (the answer's "override"). */
@@ -83,7 +84,9 @@ export async function checkInCode(actions, {code, body, retry}) {
             // the upload is recognised and nothing counts twice.
             await checkInOffline(actions, {
                 body: {...body, datetime: startedAt}, code, retry,
-                find: (l, meta) => findRecord(desk.store, l.id, meta, code),
+                // a signed ticket the download misses is verified by its signature (signed.js)
+                find: async (l, meta) => (await findRecord(desk.store, l.id, meta, code))
+                    || signedRecord(meta.signed, meta.salt, code),
                 open: (c) => openRecord(c.record, code, c.meta),
             });
             return;
@@ -179,11 +182,17 @@ export async function checkInOffline(actions, {body, find, open = async () => ({
     const others = candidates.filter((x) => x !== c).map((x) => x.list.id);
     await queueOffline(actions, {list: c.list, meta: c.meta, record, shown, body, answer, others});
     const updated = markAnswered(markCheckin(record, body.type, body.datetime), body.answers);
-    await desk.store.putAttendee(updated);
-    actions.onLocalChange(c.list.id);
+    if (!record.signed) {
+        // (a signed ticket's own entries are its queued scans: it has no record to keep)
+        await desk.store.putAttendee(updated);
+        actions.onLocalChange(c.list.id);
+    }
     actions.onQueued();
     actions.showScan(code, {status: "ok", attendee: {...shown, ...updated.attendee}, line_items: record.line_items,
         list: c.list}, {offline: true, direction: body.type});
+    if (record.signed) {
+        desk.ui.note(desk.T.signed_offline);
+    }
     if (body.type !== "exit" && capacityApplies(c.meta, desk.prefs.gate)) {
         // Admitted, not guessed: only the server knows how many are inside.
         desk.ui.note(desk.T.capacity_unverified);

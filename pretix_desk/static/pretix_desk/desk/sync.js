@@ -6,6 +6,7 @@
 
 import {NetworkError} from "./api.js";
 import {ownerOf} from "./offline.js";
+import {mergeSigned, prepareSigned} from "./signed.js";
 
 export const INTERVAL_ONLINE_MS = 30000;
 export const INTERVAL_OFFLINE_MS = 8000;
@@ -28,7 +29,9 @@ export function toPerson(raw) {
     return {position_id: raw.attendee.position_id, name, email, order, company};
 }
 
-export function metaFrom(data, response, now) {
+/** What the store keeps of a download's head; kept: the list's meta before an incremental
+ * download, whose refused signed codes it carries on (signed.js). */
+export function metaFrom(data, response, now, kept = null) {
     return {
         salt: data.salt,
         sync_token: data.sync_token,
@@ -43,6 +46,8 @@ export function metaFrom(data, response, now) {
         search: data.search === true,
         // capacities of the list ({gate, capacity}): offline, the desk cannot verify them
         capacities: Array.isArray(data.capacities) ? data.capacities : [],
+        // what answers a signed ticket the download does not hold (signed.js)
+        signed: mergeSigned(kept && kept.signed, data.signed),
         last_sync: now,
     };
 }
@@ -59,7 +64,7 @@ function sameSeal(a, b) {
 export function canMerge(meta, data) {
     return !!(meta && meta.sync_token && meta.salt === data.salt && !!meta.entries === !!data.entries
         && !!meta.questions === !!data.questions && sameSeal(meta.seal, data.seal)
-        && !!meta.search === (data.search === true));
+        && !!meta.search === (data.search === true) && !!meta.signed === !!data.signed);
 }
 
 export class Sync {
@@ -177,11 +182,12 @@ export class Sync {
             // Only a download that says it carries the index fills the index.
             const people = data.search === true ? received.map(toPerson).filter(Boolean) : [];
             if (meta) {
-                await store.mergeList(listId, records, data.removed || [], metaFrom(data, response, now), people);
+                await store.mergeList(listId, records, data.removed || [], metaFrom(data, response, now, meta), people);
             } else {
                 await store.replaceList(listId, records, metaFrom(data, response, now), people);
             }
             await this.noteConflicts(listId, data.conflicts);
+            prepareSigned(data.signed);
         } else {
             if (response.status === 401 || response.status === 403) {
                 this.onAuthProblem(response.status);

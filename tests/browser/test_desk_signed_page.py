@@ -1,0 +1,95 @@
+"""Signed tickets on the desk page (issue 20): the network is down, the shop sells a ticket,
+and a guest shows its signed code at the door. The page verifies it by its signature,
+admits it and says so; its own queued entry answers a second scan; a forged code is
+refused; and when the network is back pretix records exactly what the door did."""
+import time
+
+import pytest
+from django_scopes import scopes_disabled
+
+from tests.browser.conftest import login, open_desk
+from tests.browser.desk_page_helpers import storage_snapshot
+from tests.browser.test_desk_scanning import (
+    REPEAT_WINDOW, checkins, result_state, wedge,
+)
+from tests.conftest import make_order
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def signed_desk(request, event, context):
+    event.settings.ticket_secret_generator = "pretix_sig1"
+    data = request.getfixturevalue("desk_data")  # its tickets now have signed codes
+    page = context.new_page()
+    page.on("pageerror", lambda err: print("pageerror:", page.url, err))
+    login(page, data["user"])
+    open_desk(page, data)
+    return page, data
+
+
+def test_a_ticket_sold_while_the_door_is_offline_is_admitted_by_its_signature(signed_desk, context, event, ticket):
+    page, data = signed_desk
+    context.set_offline(True)
+    page.wait_for_selector("#desk-net[data-state='offline']")
+    with scopes_disabled():
+        late = make_order(event, [ticket], code="LATE1", name="Lin Late").positions.get()
+
+    wedge(page, late.secret)
+    text = result_state(page, "ok")
+    assert "Ticket" in text and "offline" in text.lower()
+    assert "Verified by its signature" in page.inner_text("#desk-note")
+    page.wait_for_selector("body[data-queued='1']")
+
+    time.sleep(REPEAT_WINDOW)  # the page ignores the same code for 3 s
+    wedge(page, late.secret)
+    assert "Already used" in result_state(page, "warn")  # this desk's own queued entry
+    page.wait_for_selector("body[data-queued='2']")
+
+    forged = late.secret[:30] + ("A" if late.secret[30] != "A" else "B") + late.secret[31:]
+    wedge(page, forged)
+    assert "Unknown code" in result_state(page, "error")
+    queue = storage_snapshot(page)["queue"]
+    assert [item["body"]["offline"]["answer"] for item in queue] == ["ok", "error", "error"]
+    assert not checkins(late)
+
+    context.set_offline(False)
+    page.wait_for_selector("body[data-queued='0']", timeout=30000)
+    (entry,) = checkins(late, successful=True)
+    assert entry.nonce == queue[0]["nonce"] and entry.list_id == data["list"].pk
+    assert [c.error_reason for c in checkins(late, successful=False)] == ["already_redeemed"]
+    with scopes_disabled():
+        from pretix.base.models import Checkin
+        assert Checkin.all.filter(position=None, successful=False, error_reason="invalid",
+                                  list=data["list"]).count() == 1
+    # the next sync brought the ticket's own record: the page answers from it now
+    context.set_offline(True)
+    page.wait_for_selector("#desk-net[data-state='offline']")
+    time.sleep(REPEAT_WINDOW)
+    wedge(page, late.secret)
+    assert "Already used" in result_state(page, "warn")
+    assert "Verified by its signature" not in page.inner_text("#desk-note")
+
+
+def test_what_a_signature_cannot_tell_is_recorded_and_shown_as_a_conflict(signed_desk, context, event, ticket):
+    """An unpaid ticket sold while the door is offline: its signature is good, so the desk
+    admits it; pretix would have refused it as unpaid, so the upload records the entry as
+    forced (the person is inside) and the desk shows the conflict (docs/offline.rst)."""
+    from pretix.base.models import Order
+
+    page, data = signed_desk
+    context.set_offline(True)
+    page.wait_for_selector("#desk-net[data-state='offline']")
+    with scopes_disabled():
+        unpaid = make_order(event, [ticket], code="UNPD2", name="Una Unpaid", status=Order.STATUS_PENDING)
+        unpaid.log_action("pretix.event.order.placed")  # as pretix's shop does: a change after the download
+    wedge(page, unpaid.positions.get().secret)
+    result_state(page, "ok")
+    page.wait_for_selector("body[data-queued='1']")
+    context.set_offline(False)
+    page.wait_for_selector("body[data-queued='0']", timeout=30000)
+    (entry,) = checkins(unpaid.positions.get(), successful=True)
+    assert entry.forced and entry.force_sent
+    conflict = page.locator("#desk-conflicts li")
+    conflict.wait_for()
+    assert "admitted offline at" in conflict.inner_text()
