@@ -29,7 +29,7 @@ from pretix_desk.desk.questions import InvalidAnswers, is_storable_text
 from pretix_desk.desk.redeem import annul, redeem
 from pretix_desk.desk.search import MIN_QUERY_LENGTH, search
 from pretix_desk.desk.sync import (
-    InvalidSyncToken, etag_matches, read_download_time, with_sync_state,
+    InvalidSyncToken, SyncState, etag_matches, read_download_time, with_sync_state,
 )
 from pretix_desk.desk.verdict import override_for
 from pretix_desk.door.reports import HEADER as REPORT_HEADER, record_report
@@ -241,15 +241,22 @@ class DeskViewSet(viewsets.ViewSet):
         # str.isdigit() also accepts "²" and other digits int() refuses.
         if not (list_id.isascii() and list_id.isdigit()) or int(list_id) > MAX_ID:
             raise NotFound()
-        lists = request.event.checkin_lists.filter(pk=int(list_id))
-        if self.action == "preload":
-            lists = with_sync_state(lists)  # the ETag's inputs, in the same statement
-        checkin_list = lists.first()
+        self._lists = request.event.checkin_lists.filter(pk=int(list_id))
+        self._checkin_list = None
+        self.tz = request.event.timezone
+
+    @property
+    def checkin_list(self):
+        """The URL's list, loaded when an action first needs it (404 if there is none)."""
+        if self._checkin_list is None:
+            self._use_list(self._lists.first())
+        return self._checkin_list
+
+    def _use_list(self, checkin_list):
         if checkin_list is None:
             raise NotFound()
-        checkin_list.event = request.event
-        self.checkin_list = checkin_list
-        self.tz = request.event.timezone
+        checkin_list.event = self.request.event
+        self._checkin_list = checkin_list
 
     def _keep_report(self):
         """The desk's report about itself, sent with its syncs (door/reports.py)."""
@@ -317,16 +324,15 @@ class DeskViewSet(viewsets.ViewSet):
             )
         except InvalidAnswers as e:
             raise ValidationError({"answers": e.errors})
+        refused = outcome.status not in ("ok", "incomplete", "invalid")
         body, status = serialization.scan_payload(
             outcome, tz=self.tz, badge=self._printable_badge(outcome.position) if outcome.status == "ok" else None,
-        )
-        if "offline" in data and outcome.recorded:
-            status = 201  # what the door did is recorded, whatever pretix made of it
-        if status == 400 and body["status"] == "error":
-            body["override"] = override_for(
+            override=override_for(
                 outcome.position, outcome.reason, may_force=may_force,
                 include_pending=outcome.checkin_list.include_pending,
-            )
+            ) if refused else None,
+            uploaded="offline" in data,
+        )
         return Response(body, status=status)
 
     @action(detail=False, methods=["get"], url_path=r"lookup/(?P<code>.+)", url_name="lookup")
@@ -368,6 +374,8 @@ class DeskViewSet(viewsets.ViewSet):
 
     @action(detail=False, methods=["get"], url_path="preload", url_name="preload")
     def preload(self, request, **kwargs):
+        # the list with the event's changes for the ETag, in one statement
+        self._use_list(with_sync_state(self._lists).first())
         self._keep_report()
         params = self._validated(PreloadQuerySerializer, request.query_params)
         try:
@@ -376,6 +384,7 @@ class DeskViewSet(viewsets.ViewSet):
                 product_id=params.get("product"),
                 since_token=params.get("since"),
                 may_list=may_list_attendees(auth=request.auth, permissions=request.eventpermset),
+                sync_state=SyncState.of(self.checkin_list),
             )
         except InvalidSyncToken as e:
             raise ValidationError({"since": [str(e)]})

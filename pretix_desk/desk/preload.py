@@ -33,7 +33,9 @@ from .positions import (
     population_q, redeemed_at_subquery,
 )
 from .questions import checkin_questions, question_data
-from .sync import fingerprint_of, make_sync_token, preload_etag, read_sync_token
+from .sync import (
+    SyncState, fingerprint_of, make_sync_token, preload_etag, read_sync_token,
+)
 from .uploads import MAX_OTHERS
 from .verdict import SERVER, SERVER_ERROR, ListFacts, handout_refusal, scan_steps
 
@@ -68,6 +70,8 @@ class Preload:
     #: When the sync token was issued: a shared rendering older than this would send the
     #: desk older states than it holds (shared_preload.py).
     issued: Optional[object] = None
+    #: The event's changes, for the ETag (``sync.SyncState``, loaded with the list).
+    sync_state: Optional[SyncState] = None
 
     @cached_property
     def questions_by_item(self):
@@ -86,16 +90,18 @@ class Preload:
         )
 
     def etag(self):
+        if self.sync_state is None:
+            raise ValueError("the ETag needs the sync state the list was loaded with (prepare_preload)")
         return preload_etag(
-            checkin_list=self.checkin_list, product_id=self.product_id,
+            sync_state=self.sync_state, product_id=self.product_id,
             fingerprint=self.fingerprint, capacities=self.capacities,
         )
 
 
-def prepare_preload(*, checkin_list, product_id=None, since_token=None, may_list=False) -> Preload:
+def prepare_preload(*, checkin_list, product_id=None, since_token=None, may_list=False, sync_state=None) -> Preload:
     """``may_list``: the caller may list attendees (``access.may_list_attendees``), and gets
-    the search index. Raises ``sync.InvalidSyncToken`` for a token this list cannot
-    continue from."""
+    the search index; ``sync_state``: for the ETag (``sync.SyncState``). Raises
+    ``sync.InvalidSyncToken`` for a token this list cannot continue from."""
     list_products = list_product_ids(checkin_list=checkin_list)
     if product_id is not None:
         product_ids = [product_id] if list_products is None or product_id in list_products else []
@@ -114,7 +120,7 @@ def prepare_preload(*, checkin_list, product_id=None, since_token=None, may_list
         questions=questions,
         since_token=since_token, fingerprint=fingerprint, started_at=now(),
         salt=list_salt(checkin_list=checkin_list), may_list=may_list,
-        capacities=capacities_of(checkin_list), issued=issued,
+        capacities=capacities_of(checkin_list), issued=issued, sync_state=sync_state,
     )
 
 

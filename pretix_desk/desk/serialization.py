@@ -230,9 +230,15 @@ def badge_data(position, *, printable=None):
     return data
 
 
-def scan_payload(outcome, *, tz, badge=None):
-    """The scan response body and its HTTP status."""
+def scan_payload(outcome, *, tz, badge=None, override=None, uploaded=False):
+    """The scan response body and its HTTP status. ``override``: what staff may choose after
+    a refusal (``verdict.override_for``), in the body of a refusal; ``uploaded``: an offline
+    answer uploaded, which is ``201`` once recorded, whatever pretix made of it."""
     body, status = _scan_body(outcome, tz=tz, badge=badge)
+    if uploaded and outcome.recorded:
+        status = 201
+    elif status == 400 and body["status"] == "error":
+        body["override"] = override
     if outcome.checkin_list is not None and status != 404:
         body["list"] = {"id": outcome.checkin_list.pk, "name": str(outcome.checkin_list.name)}
     if outcome.recorded:

@@ -1,6 +1,7 @@
 """Sync tokens and ETags for the preload: what an offline desk needs to fetch only changes."""
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from django.core import signing
@@ -192,24 +193,44 @@ def _recent_sum(model, field):
     )
 
 
+#: The kinds of change the ETag follows, each as ``(name, model, time field)``.
+SYNC_KINDS = (
+    ("modified", Order, "last_modified"), ("revoked", RevokedTicketSecret, "created"),
+    ("deleted", DeletedSecret, "created"), ("blocked", BlockedTicketSecret, "updated"),
+)
+
+
 def with_sync_state(lists):
-    """Check-in lists annotated with what ``preload_etag`` reads: for orders (their
-    modification), revoked secrets and deleted orders (their creation), blocked secrets
-    (their change: ``desk/signed.py`` lists them), the latest time
-    and the sum over the last ``SYNC_OVERLAP`` before it, all with index reads. The desk
-    loads its list this way for the preload, so an unchanged sync costs no statement of
-    its own."""
+    """Check-in lists annotated with their event's ``SyncState``, in the statement that
+    loads them: for orders (their modification), revoked secrets and deleted orders (their
+    creation) and blocked secrets (their change: ``desk/signed.py`` lists them), the latest
+    time and the sum over the last ``SYNC_OVERLAP`` before it, all with index reads. The
+    desk loads its list this way for the preload, so an unchanged sync costs no statement of
+    its own; ``SyncState.of`` reads the annotations."""
     annotations = {}
-    for name, model, field in (
-        ("modified", Order, "last_modified"), ("revoked", RevokedTicketSecret, "created"),
-        ("deleted", DeletedSecret, "created"), ("blocked", BlockedTicketSecret, "updated"),
-    ):
+    for name, model, field in SYNC_KINDS:
         annotations[f"sync_{name}"] = _latest(model, field, OuterRef("event_id"))
         annotations[f"sync_{name}_recent"] = _recent_sum(model, field)
     return lists.annotate(**annotations)
 
 
-def preload_etag(*, checkin_list, product_id, fingerprint, capacities=()):
+@dataclass(frozen=True)
+class SyncState:
+    """When the event last changed in each way a preload follows (``with_sync_state``)."""
+
+    values: tuple
+
+    @classmethod
+    def of(cls, checkin_list):
+        """The state loaded with a list by ``with_sync_state``."""
+        try:
+            return cls(tuple(getattr(checkin_list, f"sync_{name}{suffix}")
+                             for name, _model, _field in SYNC_KINDS for suffix in ("", "_recent")))
+        except AttributeError:
+            raise TypeError("load the check-in list with with_sync_state() to read its sync state")
+
+
+def preload_etag(*, sync_state, product_id, fingerprint, capacities=()):
     """A digest of everything a preload shows; equal digests mean equal data.
 
     It rests on what the incremental sync rests on: every change a record shows touches its
@@ -218,8 +239,8 @@ def preload_etag(*, checkin_list, product_id, fingerprint, capacities=()):
     deleted order a ``DeletedSecret``, and everything else is in the fingerprint. Anything
     the sync from a token would send again that a desk holding an answer with this digest
     lacks changes the latest time or the recent sum (``with_sync_state``), so the digest
-    never hides it behind a 304. ``checkin_list`` must come from ``with_sync_state``: the
-    view loads it so, and the digest then costs no statement.
+    never hides it behind a 304. ``sync_state`` (``SyncState``) comes with the list in the
+    statement that loads it, so the digest costs no statement.
 
     ``capacities`` (``door.capacity.capacities_of``) are in the head of every answer, so
     they are part of the digest but not of the fingerprint: a changed capacity is sent with
@@ -229,10 +250,7 @@ def preload_etag(*, checkin_list, product_id, fingerprint, capacities=()):
     digest holds everything, whichever token it syncs from, so its periodic sync gets a
     304 until something changes.
     """
-    parts = [5, fingerprint, product_id, capacities] + [
-        getattr(checkin_list, f"sync_{name}{suffix}")
-        for name in ("modified", "revoked", "deleted", "blocked") for suffix in ("", "_recent")
-    ]
+    parts = [5, fingerprint, product_id, capacities, *sync_state.values]
     return '"%s"' % hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
 
 

@@ -15,7 +15,7 @@ import hashlib
 from django.core.cache import cache
 from django.utils.timezone import now
 
-from pretix_desk.desk.sync import with_sync_state
+from pretix_desk.desk.sync import SyncState, with_sync_state
 from pretix_desk.door.figures import RECENT, door_figures, forecast, live_parts
 
 #: Figures newer than this are shared even if the marker moved: at a busy door the marker
@@ -35,12 +35,12 @@ def _key(event, lists):
 
 
 def change_marker(lists):
-    """What changes when a figure may have: the event's latest order change and the sum of
-    those just before it (``desk.sync.with_sync_state``, index reads), and what of each list
-    decides who counts."""
+    """What changes when a figure may have: the event's changes as a preload follows them
+    (``desk.sync.SyncState``, loaded with the lists by ``with_sync_state``: index reads),
+    and what of each list decides who counts."""
     return [
         (clist.pk, clist.subevent_id, clist.include_pending, clist.all_products, clist.exit_all_at,
-         clist.sync_modified, clist.sync_modified_recent, clist.sync_deleted, clist.sync_revoked)
+         SyncState.of(clist).values)
         for clist in lists
     ]
 
