@@ -6,6 +6,7 @@ import json
 import pytest
 from i18nfield.strings import LazyI18nString
 from pretix.base.models import Checkin, Order, Question, QuestionAnswer
+from pretix.base.services.orders import OrderChangeManager
 
 from tests.conftest import make_order
 
@@ -13,29 +14,78 @@ from .conftest import desk_url, redeem, scan
 from .test_desk_preload import by_position, preload
 
 
+def leaves(record, prefix=""):
+    """A record's fields as ``{path: value}``: line items by their id, lists as values."""
+    out = {}
+    for key, value in record.items():
+        path = prefix + key
+        if key == "line_items":
+            for li in value:
+                out.update(leaves(li, f"{path}[{'addon' if li['line_item_id'] != record['attendee']['position_id'] else 'own'}]."))
+        elif isinstance(value, dict):
+            out.update(leaves(value, path + "."))
+        else:
+            out[path] = json.dumps(value, sort_keys=True)
+    return out
+
+
+#: Fields of the record no change below moves, and why.
+NOT_MOVED_HERE = {
+    "attendee.position_id": "an id", "line_items[own].line_item_id": "an id", "line_items[addon].line_item_id": "an id",
+    "attendee.product.id": "a product change takes the ticket off this list (the records' own test: "
+                           "test_desk_preload)",
+    "line_items[own].product.id": "as attendee.product.id", "line_items[addon].product.id": "the add-on's product",
+    "attendee.product.name": "the catalog (test_every_input_of_a_record_reaches_the_sync)",
+    "line_items[own].product.name": "the catalog", "line_items[addon].product.name": "the catalog",
+    "attendee.variation": "the ticket has none",
+    "line_items[own].variation": "the ticket has none", "attendee.subevent": "the event is no series",
+    "line_items[own].redeemable": "the ticket itself is never handed out",
+    "line_items[own].redeemed": "as redeemable", "line_items[own].redeemed_at": "as redeemable",
+    "line_items[addon].redeemable": "the list hands the T-shirt out",
+    "attendee.order": "an order's code never changes", "index.order": "as attendee.order",
+}
+
+
 @pytest.mark.django_db
 def test_etag_changes_with_everything_a_record_shows(client, clist, event, organizer, ticket, tshirt,
-                                                     order, position, addon):
+                                                     order, position, addon, quota):
     """The ETag is read from the orders' latest modification, revoked codes and deleted
     orders: each kind of change a desk must download shows in it, or a syncing desk would
-    keep a stale copy behind a 304."""
-    def etag():
-        return client.get(desk_url(clist, "preload"))["ETag"]
+    keep a stale copy behind a 304. Every field of the attendee's record is moved by one of
+    the changes below, or named in NOT_MOVED_HERE with the reason, so that a field added to
+    the records without a change that reaches the ETag fails here."""
+    diet = Question.objects.create(event=event, question="Diet", type=Question.TYPE_STRING, show_during_checkin=True)
+    diet.items.add(ticket)
+    QuestionAnswer.objects.create(orderposition=position, question=diet, answer="vegan")
+    moved = set()
 
-    seen = [etag()]
+    def state():
+        r = client.get(desk_url(clist, "preload"))
+        data = json.loads(b"".join(r.streaming_content))
+        rec = by_position(data).get(position.pk)
+        return r["ETag"], leaves(rec) if rec else {}
+
+    tag, fields = state()
+    seen, everything = [tag], set(fields)
 
     def changed(what):
-        now_tag = etag()
+        nonlocal fields
+        now_tag, now_fields = state()
         assert now_tag not in seen, what
         seen.append(now_tag)
+        moved.update(k for k in set(fields) | set(now_fields) if fields.get(k) != now_fields.get(k))
+        everything.update(now_fields)
+        fields = now_fields
 
     api = f"/api/v1/organizers/{organizer.slug}/events/{event.slug}"
     scan(client, clist, access_code=position.secret)
     changed("a check-in")
-    ci = Checkin.objects.get(position=position, successful=True)
+    scan(client, clist, access_code=position.secret, type="exit")
+    changed("an exit")
+    ci = Checkin.objects.filter(position=position, successful=True).order_by("pk").first()
     ci.nonce = "annul-me"
     ci.save()
-    seen.append(etag())  # (saving the nonce touched the order too)
+    seen.append(state()[0])  # (saving the nonce touched the order too)
     r = client.post(f"/api/v1/organizers/{organizer.slug}/checkinrpc/annul/",
                     {"lists": [clist.pk], "nonce": "annul-me"}, format="json")
     assert r.status_code == 200, r.data
@@ -46,10 +96,27 @@ def test_etag_changes_with_everything_a_record_shows(client, clist, event, organ
                     format="json")
     assert r.status_code == 200, r.data
     changed("an annulled redemption")
-    r = client.patch(f"{api}/orderpositions/{position.pk}/", {"attendee_name_parts": {"_legacy": "Grace Hopper"}},
-                     format="json")
+    for what, body in (("a new attendee name", {"attendee_name_parts": {"_legacy": "Grace Hopper"}}),
+                       ("a new attendee e-mail", {"attendee_email": "grace@example.org"}),
+                       ("a new company", {"company": "Navy"}),
+                       ("a validity window", {"valid_until": "2020-01-01T00:00:00Z"}),
+                       ("a changed answer", {"answers": [{"question": diet.pk, "answer": "vegetarian"}]})):
+        r = client.patch(f"{api}/orderpositions/{position.pk}/", body, format="json")
+        assert r.status_code == 200, (what, r.data)
+        changed(what)
+    fresh = Order.objects.get(pk=order.pk)
+    ocm = OrderChangeManager(fresh)
+    ocm.change_item(fresh.positions.get(pk=addon.pk), tshirt, tshirt.variations.get(value="S"))
+    ocm.commit()
+    changed("the add-on's variation changed (pretix's order change)")
+    for what, body in (("the order's check-in attention", {"checkin_attention": True}),
+                       ("the order's check-in text", {"checkin_text": "Hand over the speaker badge"})):
+        r = client.patch(f"{api}/orders/{order.code}/", body, format="json")
+        assert r.status_code == 200, (what, r.data)
+        changed(what)
+    r = client.post(f"{api}/orders/{order.code}/mark_pending/", {}, format="json")
     assert r.status_code == 200, r.data
-    changed("a new attendee name")
+    changed("an order no longer paid")
     r = client.post(f"{api}/orderpositions/{position.pk}/regenerate_secrets/")
     assert r.status_code == 200, r.data
     changed("a regenerated code")
@@ -66,6 +133,8 @@ def test_etag_changes_with_everything_a_record_shows(client, clist, event, organ
     clist.allow_multiple_entries = True
     clist.save()
     changed("the list's entry rules")
+    assert everything - moved - set(NOT_MOVED_HERE) == set(), "fields no change moved"
+    assert moved & set(NOT_MOVED_HERE) == set(), "NOT_MOVED_HERE names a field that moved"
 
 
 def _preload(client, clist, **headers):
