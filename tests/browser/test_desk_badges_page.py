@@ -6,7 +6,9 @@ from django_scopes import scopes_disabled
 
 from tests.browser.conftest import login, open_desk, screenshot
 from tests.browser.desk_page_helpers import open_setup
-from tests.browser.test_desk_scanning import checkins, result_state, wedge
+from tests.browser.test_desk_scanning import (
+    checkins, result_state, scans_done, settled, wedge,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -97,10 +99,11 @@ def test_badge_is_printed_on_check_in_by_button_and_from_a_search(context, desk_
     # by button only: a check-in prints nothing by itself
     open_setup(page)
     page.select_option("#desk-badges", "button")
+    done = scans_done(page)
     wedge(page, desk_data["second"].secret)
     result_state(page, "ok")
     page.locator("#desk-card .desk-print-badge").wait_for()
-    page.wait_for_timeout(300)
+    settled(page, done)
     assert len(page.evaluate("window.__deskPrints")) == 3
     # off: no button either, and it is remembered on this device
     page.select_option("#desk-badges", "off")
@@ -111,7 +114,7 @@ def test_badge_is_printed_on_check_in_by_button_and_from_a_search(context, desk_
     page.wait_for_selector("body[data-last-sync]")
     wedge(page, desk_data["grace"].secret)
     result_state(page, "ok")
-    page.wait_for_timeout(300)
+    settled(page, 0)  # (a fresh page)
     assert page.locator("#desk-card .desk-print-badge").count() == 0
     assert page.evaluate("window.__deskPrints") == []
 

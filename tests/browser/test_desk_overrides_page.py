@@ -11,7 +11,7 @@ from tests.browser.conftest import (
     PASSWORD, login, open_desk, wait_until_reloadable_offline,
 )
 from tests.browser.test_desk_scanning import (
-    REPEAT_WINDOW, checkins, result_state, wedge,
+    REPEAT_WINDOW, checkins, result_state, scans_done, settled, wedge,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,9 +22,10 @@ OVERRIDE = "#desk-result-actions button.desk-override"
 def test_force_is_offered_to_an_admin_and_logged_as_forced(desk_page, desk_data):
     page = desk_page
     unpaid = desk_data["unpaid"]  # on a list without pending orders: only forcing gets it in
+    done = scans_done(page)
     wedge(page, unpaid.secret)
     assert "Not paid" in result_state(page, "error")
-    page.wait_for_timeout(300)
+    settled(page, done)
     assert not checkins(unpaid, successful=True)  # never automatic
     page.click(OVERRIDE + ":has-text('Check in anyway')")
     assert "Charles Babbage" in result_state(page, "ok")
@@ -46,9 +47,10 @@ def test_force_is_not_offered_to_a_check_in_only_team(context, desk_data):
     login(page, door)
     open_desk(page, desk_data)
     unpaid = desk_data["unpaid"]
+    done = scans_done(page)
     wedge(page, unpaid.secret)
     assert "Not paid" in result_state(page, "error")
-    page.wait_for_timeout(300)
+    settled(page, done)
     assert page.locator(OVERRIDE).count() == 0
     # offline neither: the downloaded record offers no override for this list
     wait_until_reloadable_offline(page)

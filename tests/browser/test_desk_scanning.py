@@ -25,6 +25,17 @@ def wedge(page, code, enter=True):
         page.keyboard.press("Enter")
 
 
+def scans_done(page):
+    """How many scans the page is done with (body[data-scans], actions.js)."""
+    return int(page.get_attribute("body", "data-scans") or 0)
+
+
+def settled(page, done):
+    """Wait until the page is done with the scan after ``done`` earlier ones: answered,
+    queued and its override offered or not. What may follow it has then happened."""
+    page.wait_for_selector("body[data-scans='{}']".format(done + 1))
+
+
 def result_state(page, state):
     page.wait_for_selector("#desk-result[data-state='{}']".format(state))
     return page.inner_text("#desk-result")

@@ -96,8 +96,19 @@ export class DeskActions {
         this.feedback("error");
     }
 
-    /** flags: an override staff chose after a refusal ({ignore_unpaid: true} or {force: true}) */
+    /** flags: an override staff chose after a refusal ({ignore_unpaid: true} or {force: true}).
+     * When the page is done with the scan (answered, queued, or ignored), body[data-scans]
+     * counts it: what the browser tests wait for instead of a pause. */
     async scan(code, {source, flags = {}}) {
+        try {
+            await this.scanOnce(code, {source, flags});
+        } finally {
+            this.scansDone = (this.scansDone || 0) + 1;
+            document.body.dataset.scans = String(this.scansDone);
+        }
+    }
+
+    async scanOnce(code, {source, flags}) {
         const list = this.desk.lists.current;
         if (!list) {
             this.needList();
