@@ -118,9 +118,9 @@ def test_the_session_url_says_who_is_logged_in_or_sends_to_the_login(organizer, 
     assert config["urls"]["session"] == session
     response = door.get(session)
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
-    assert response.json() == {"owner": config["owner"]}
+    assert response.json() == {"login": config["login"]}
     other = user_client(organizer, event, permissions=["event.orders:checkin"], email="door2@example.org")
-    assert other.get(session).json()["owner"] != config["owner"]
+    assert other.get(session).json()["login"] != config["login"]
     # a login that may not use the desk: its session holds, the page is told so
     reader = user_client(organizer, event, permissions=["event.orders:read"], email="reader@example.org")
     assert reader.get(session).status_code == 403

@@ -163,9 +163,10 @@ def desk_assets_version():
     return desk_assets().version
 
 
-def desk_owner_tag(request):
+def desk_login_tag(request):
     """Who the offline data on this browser belongs to, without naming them: the page
-    deletes another user's downloaded attendees before it shows anything."""
+    deletes another user's downloaded attendees before it shows anything. (The message
+    says "owner", the tag's earlier name: a new one would make every desk download again.)"""
     who = "user:{}".format(request.user.pk) if request.user.is_authenticated else "anonymous"
     return hmac.new(settings.SECRET_KEY.encode(), ("pretix_desk.owner." + who).encode(),
                     hashlib.sha256).hexdigest()[:24]
@@ -228,7 +229,7 @@ class DeskView(DeskMixin, TemplateView):
             "urls": self.desk_urls(),
             "version": desk_assets_version(),
             "app_version": __version__,
-            "owner": desk_owner_tag(self.request),
+            "login": desk_login_tag(self.request),
             # The queue is sealed to this key (desk/envelope.py); the search index is only
             # downloaded for those who may list attendees (desk/access.py).
             "upload_key": envelope.public_jwk(event),
@@ -290,10 +291,10 @@ class DeskSessionView(DeskMixin, View):
     """Who is logged in, for a desk page whose API request was refused with 401 or 403:
     pretix's API answers so both an ended session and a missing permission. As a control
     panel page this answers an ended session with the login page (a redirect), a login
-    that may not use the desk with 403, and otherwise with the owner tag of the login, so
+    that may not use the desk with 403, and otherwise with the tag of the login, so
     that the page also tells another user's login from its own."""
 
     def get(self, request, *args, **kwargs):
-        response = JsonResponse({"owner": desk_owner_tag(request)})
+        response = JsonResponse({"login": desk_login_tag(request)})
         response["Cache-Control"] = "no-store"
         return response

@@ -36,8 +36,8 @@ def storage_snapshot(page):
             });
             const meta = await all("meta");
             out.attendees = (await all("attendees")).length;
-            out.meta = meta.filter((m) => m.list !== "owner").length;
-            out.owner = (meta.find((m) => m.list === "owner") || {}).owner || null;
+            out.meta = meta.filter((m) => m.list !== "login").length;
+            out.login = (meta.find((m) => m.list === "login") || {}).login || null;
             out.queue = await all("queue");
             db.close();
         }

@@ -822,9 +822,9 @@ def test_store_replace_merge_and_queue_survive_reopen(js):
         };
         await s.replaceList(1, [rec("h9", false, 9)], {salt: "new", sync_token: "t9"});
         out.afterReplace = [(await s.listAttendees(1)).map((r) => r.code_hash), (await s.searchPeople(1, "x.org")).length];
-        await s.clearDownloads({owner: "me"});
+        await s.clearDownloads({login: "me"});
         out.cleared = [(await s.listAttendees(2)).length, (await s.searchPeople(2, "other")).length, await s.getMeta(2),
-                       await s.getOwner(), (await s.queueAll()).length];
+                       await s.getLogin(), (await s.queueAll()).length];
         s.close();
         indexedDB.deleteDatabase(name);
         return out;
@@ -939,14 +939,14 @@ def test_store_upgrade_from_version_1_keeps_the_queue_and_drops_old_records(js):
         s.db.onversionchange = null;
         s.close();
         const s2 = await DeskStore.open({name, onVersionChange: (e) => (changed = e.newVersion)});
-        const newer = await promisify(indexedDB.open(name, 5));
+        const newer = await promisify(indexedDB.open(name, 6));
         out.versionchange = [changed, s2.closed];
         newer.close();
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 4,
-        "stores": ["attendees", "conflicts", "meta", "people", "queue"], "versionchange": [5, True],
+        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 5,
+        "stores": ["attendees", "conflicts", "meta", "people", "queue"], "versionchange": [6, True],
     }
 
 
@@ -983,7 +983,7 @@ def test_store_upgrade_from_version_2_adds_the_conflicts_and_drops_the_clear_rec
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "version": 4, "attendee": None, "meta": None, "queue": ["n1"], "added": [True, False, True],
+        "version": 5, "attendee": None, "meta": None, "queue": ["n1"], "added": [True, False, True],
         "conflicts": [["checkin:2", "Ada", True]],
     }
 
@@ -1014,15 +1014,50 @@ def test_store_upgrade_from_version_3_drops_the_clear_records_and_keeps_queue_an
         old.close();
         const s = await DeskStore.open({name});
         const out = {version: s.db.version, attendees: (await s.listAttendees(1)).length, meta: await s.getMeta(1),
-                     owner: await s.getOwner(), queue: (await s.queueAll()).map((i) => i.nonce),
+                     login: await s.getLogin(), queue: (await s.queueAll()).map((i) => i.nonce),
                      conflicts: (await s.conflictAll()).map((c) => c.key), stores: [...s.db.objectStoreNames].sort()};
         s.close();
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "version": 4, "attendees": 0, "meta": None, "owner": None, "queue": ["n1"], "conflicts": ["checkin:1"],
+        "version": 5, "attendees": 0, "meta": None, "login": None, "queue": ["n1"], "conflicts": ["checkin:1"],
         "stores": ["attendees", "conflicts", "meta", "people", "queue"],
     }
+
+
+def test_store_upgrade_from_version_4_keeps_the_downloads_and_whose_login_they_are(js):
+    """Version 4 kept the login tag as the meta record "owner", the word that otherwise
+    means the position a record's code belongs to; version 5 calls it "login". The
+    downloads stay: they are the same login's."""
+    assert js("""
+        const {DeskStore} = await load("store.js");
+        const name = "desk-test-" + Math.random();
+        const promisify = (r) => new Promise((ok, ko) => { r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+        const req = indexedDB.open(name, 4);
+        req.onupgradeneeded = () => {
+            const db = req.result;
+            db.createObjectStore("queue", {keyPath: "seq", autoIncrement: true}).createIndex("nonce", "nonce", {unique: true});
+            const attendees = db.createObjectStore("attendees", {keyPath: ["list", "code_hash"]});
+            attendees.createIndex("owner", ["list", "owner"]);
+            attendees.createIndex("checked", ["list", "checked"]);
+            db.createObjectStore("meta", {keyPath: "list"});
+            db.createObjectStore("conflicts", {keyPath: "key"});
+            db.createObjectStore("people", {keyPath: ["list", "position_id"]});
+        };
+        const old = await promisify(req);
+        const tx = old.transaction(["attendees", "meta"], "readwrite");
+        tx.objectStore("attendees").put({list: 1, code_hash: "h", owner: 7, checked: 0, attendee: {position_id: 7}});
+        tx.objectStore("meta").put({list: 1, salt: "s", sync_token: "t"});
+        tx.objectStore("meta").put({list: "owner", owner: "me"});
+        await new Promise((ok) => (tx.oncomplete = ok));
+        old.close();
+        const s = await DeskStore.open({name});
+        const out = {version: s.db.version, byOwner: (await s.getByOwner(1, 7)).code_hash,
+                     meta: (await s.getMeta(1)).sync_token, login: await s.getLogin(), legacy: await s.getMeta("owner")};
+        s.close();
+        indexedDB.deleteDatabase(name);
+        return out;
+    """) == {"version": 5, "byOwner": "h", "meta": "t", "login": "me", "legacy": None}
 
 
 def test_offline_refusals_queued_for_upload_are_no_entries(js):

@@ -33,9 +33,9 @@ DOWNLOADED = ("attendees", "people", "conflicts")
 
 
 def downloads_left(dump):
-    """What of a login's downloads and findings is still stored (the owner tag is no data)."""
+    """What of a login's downloads and findings is still stored (the login tag is no data)."""
     left = {name: len(dump.get(name, [])) for name in DOWNLOADED}
-    left["meta"] = len([m for m in dump.get("meta", []) if m.get("list") != "owner"])
+    left["meta"] = len([m for m in dump.get("meta", []) if m.get("list") != "login"])
     left["uploaded"] = len([i for i in dump["queue"] if i["state"] == "uploaded"])
     return {name: n for name, n in left.items() if n}
 
@@ -245,7 +245,7 @@ SESSION = """
     const s = await load("session.js");
     const answer = (status, body = null, type = "basic") => async () => ({
         status, type, async json() { if (body === null) throw new SyntaxError("no JSON"); return body; }});
-    const state = (fetchImpl) => s.sessionState({url: "/s/", owner: "me", fetchImpl});
+    const state = (fetchImpl) => s.sessionState({url: "/s/", login: "me", fetchImpl});
 """
 
 
@@ -257,16 +257,16 @@ def test_the_session_url_tells_an_ended_login_from_a_missing_permission(context,
         %s
         const states = [
             await state(answer(0, null, "opaqueredirect")), await state(answer(302)), await state(answer(401)),
-            await state(answer(403)), await state(answer(200, {owner: "me"})), await state(answer(200, {owner: "you"})),
+            await state(answer(403)), await state(answer(200, {login: "me"})), await state(answer(200, {login: "you"})),
             await state(answer(200)), await state(async () => { throw new TypeError("offline"); }),
         ];
         // the API clients' answers, watched: 401/403 ask, and so does any answer once ended
         const calls = [];
         let next = "ended";
         const asked = [];
-        const watch = new s.SessionWatch({url: "/s/", owner: "me",
+        const watch = new s.SessionWatch({url: "/s/", login: "me",
             fetchImpl: async () => { asked.push(next); return next === "ended" ? {status: 0, type: "opaqueredirect"}
-                : {status: 200, type: "basic", json: async () => ({owner: next})}; },
+                : {status: 200, type: "basic", json: async () => ({login: next})}; },
             onEnded: async () => calls.push("ended"), onOther: async () => calls.push("other"),
             onBack: () => calls.push("back")});
         const reporter = watch.watch({mark: () => 1, answered: (m) => calls.push("answered " + m), failed: () => {}});

@@ -20,7 +20,7 @@ def test_logout_uploads_first_then_wipes_everything_but_unsent_scans(desk_page, 
     page.click("#desk-dir-exit")
     page.click("#desk-dir-entry")
     before = storage_snapshot(page)
-    assert before["attendees"] == 4 and before["meta"] == 1 and before["owner"]
+    assert before["attendees"] == 4 and before["meta"] == 1 and before["login"]
     assert before["local"] and before["caches"] and before["workers"]
 
     context.set_offline(True)
@@ -94,7 +94,7 @@ def test_another_user_never_sees_the_previous_users_download(desk_page, desk_dat
     page.goto(desk_url(desk_data))
     page.wait_for_selector("body[data-desk-ready='1']")
     snapshot = storage_snapshot(page)
-    assert snapshot["owner"] and snapshot["owner"] != first["owner"]
+    assert snapshot["login"] and snapshot["login"] != first["login"]
     assert page.evaluate("""() => new Promise((ok) => {
         const r = indexedDB.open("pretix-desk");
         r.onsuccess = () => {

@@ -133,7 +133,7 @@ def test_a_login_that_may_view_orders_searches_offline_from_an_index_of_its_own(
     assert set(people) == {desk_data[k].pk for k in ("paid", "second", "unpaid", "grace")}
     assert people[desk_data["grace"].pk]["name"] == "Grace Hopper"
     assert people[desk_data["grace"].pk]["order"] == "GRACE"
-    assert all(m["search"] is True for m in stored["meta"] if m["list"] != "owner")
+    assert all(m["search"] is True for m in stored["meta"] if m["list"] != "login")
 
     context.set_offline(True)
     page.wait_for_selector("#desk-net[data-state='offline']")

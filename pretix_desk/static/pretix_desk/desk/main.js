@@ -74,7 +74,7 @@ export class Desk {
             conn: this.conn, prefs: this.prefs, version: config.app_version + "+" + config.version.slice(0, 8),
         });
         this.session = new SessionWatch({
-            url: config.urls.session, owner: config.owner,
+            url: config.urls.session, login: config.login,
             onEnded: () => loggedOut(this).then(() => this.refresh()),
             onOther: () => loggedOut(this, {otherUser: true}).then(() => this.refresh()),
             onBack: () => this.ui.banner(""),

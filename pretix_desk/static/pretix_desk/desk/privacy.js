@@ -20,18 +20,18 @@ export const LOGOUT_NOTICE_MS = 4000;
 
 /** Another login downloaded what is stored: delete it before anything is shown.
  * Returns true when something was deleted. */
-export async function claimForOwner(store, owner) {
-    const stored = await store.getOwner();
-    if (stored === owner) {
+export async function claimForLogin(store, login) {
+    const stored = await store.getLogin();
+    if (stored === login) {
         return false;
     }
-    await store.clearDownloads({owner});
+    await store.clearDownloads({login});
     return true;
 }
 
 /** "Remove the downloaded list from this device": attendees and sync state; the queue stays. */
-export function removeDownloads(store, owner) {
-    return store.clearDownloads({owner});
+export function removeDownloads(store, login) {
+    return store.clearDownloads({login});
 }
 
 export function clearSettings(storage = globalThis.localStorage) {
@@ -121,11 +121,11 @@ async function tryEach(steps) {
 }
 
 /** What a login downloaded or learnt: the downloaded lists and search index, the conflicts,
- * the scans kept after upload. The unsent queue stays; owner: the owner tag to keep (the
+ * the scans kept after upload. The unsent queue stays; login: the login tag to keep (the
  * page stays open for this login), or null. */
-export function forgetSession(store, {owner = null} = {}) {
+export function forgetSession(store, {login = null} = {}) {
     return tryEach([
-        () => store.clearDownloads({owner}),
+        () => store.clearDownloads({login}),
         () => forgetConflicts(store),
         () => forgetUploaded(store),
     ]);
@@ -147,7 +147,7 @@ export async function removeDownloadsNow(desk) {
     desk.prefs.downloadsOff = true;
     if (desk.store) {
         await desk.sync.running;
-        await removeDownloads(desk.store, desk.config.owner);
+        await removeDownloads(desk.store, desk.config.login);
     }
 }
 
@@ -197,7 +197,7 @@ export async function loggedOut(desk, {otherUser = false} = {}) {
     await Promise.resolve(desk.sync.running).catch(() => {});
     forgetShown(desk);
     if (desk.store) {
-        await forgetSession(desk.store, {owner: otherUser ? null : desk.config.owner});
+        await forgetSession(desk.store, {login: otherUser ? null : desk.config.login});
         if (desk.queue) {
             desk.queue.changed();
         }

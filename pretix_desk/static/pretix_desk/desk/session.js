@@ -13,8 +13,8 @@ function isAuthProblem(status) {
     return status === 401 || status === 403;
 }
 
-/** What the session URL says about the login of `owner` (the page's owner tag). */
-export async function sessionState({url, owner, fetchImpl = (...args) => globalThis.fetch(...args)}) {
+/** What the session URL says about the login of `login` (the page's login tag). */
+export async function sessionState({url, login, fetchImpl = (...args) => globalThis.fetch(...args)}) {
     let response;
     try {
         response = await fetchImpl(url, {
@@ -31,7 +31,7 @@ export async function sessionState({url, owner, fetchImpl = (...args) => globalT
         return UNKNOWN;
     }
     try {
-        return (await response.json()).owner === owner ? SAME : OTHER;
+        return (await response.json()).login === login ? SAME : OTHER;
     } catch (e) {
         return UNKNOWN;
     }
@@ -39,14 +39,14 @@ export async function sessionState({url, owner, fetchImpl = (...args) => globalT
 
 export class SessionWatch {
     /**
-     * @param url, owner  the page's session URL and owner tag
+     * @param url, login  the page's session URL and login tag
      * @param onEnded     async function(): the session has ended
      * @param onOther     async function(): another user is logged in now
      * @param onBack      function(): after onEnded, the same login holds again
      */
-    constructor({url, owner, onEnded = async () => {}, onOther = async () => {}, onBack = () => {}, fetchImpl}) {
+    constructor({url, login, onEnded = async () => {}, onOther = async () => {}, onBack = () => {}, fetchImpl}) {
         this.url = url;
-        this.owner = owner;
+        this.login = login;
         this.onEnded = onEnded;
         this.onOther = onOther;
         this.onBack = onBack;
@@ -72,7 +72,7 @@ export class SessionWatch {
     }
 
     async ask() {
-        const state = await sessionState({url: this.url, owner: this.owner, fetchImpl: this.fetchImpl});
+        const state = await sessionState({url: this.url, login: this.login, fetchImpl: this.fetchImpl});
         const before = this.state;
         if (state !== UNKNOWN) {
             this.state = state;

@@ -6,7 +6,7 @@
 
 import {CHANNEL_NAME as CONFLICTS_CHANNEL, Conflicts} from "./conflicts.js";
 import {Sealer} from "./envelope.js";
-import {claimForOwner} from "./privacy.js";
+import {claimForLogin} from "./privacy.js";
 import {CHANNEL_NAME, SyncQueue} from "./queue.js";
 import {DeskStore} from "./store.js";
 
@@ -62,7 +62,7 @@ export class OfflineMode {
     async attach(store) {
         const desk = this.desk;
         try {
-            await claimForOwner(store, desk.config.owner);
+            await claimForLogin(store, desk.config.login);
         } catch (e) {
             store.close();
             return;

@@ -7,7 +7,7 @@
  *              order code and company in clear, downloaded only by logins that may view
  *              orders (the preload head's "search"); nothing else reads it
  *   meta       each list's sync state and the preload head's settings, keyed by list; plus
- *              the record OWNER_KEY: whose login downloaded them
+ *              the record LOGIN_KEY: whose login downloaded them (its login tag)
  *   queue      scans and hand-outs waiting for upload (and offline scans uploaded in the
  *              last 24 hours, which the preload's conflicts may name)
  *   conflicts  what uploads found out: an offline admission pretix recorded as forced or
@@ -21,9 +21,12 @@ import {ownerOf} from "./offline.js";
 import {PERSONAL} from "./seal.js";
 
 export const DB_NAME = "pretix-desk";
-export const DB_VERSION = 4;
+export const DB_VERSION = 5;
 export const DOWNLOADS = ["attendees", "people", "meta"];
-export const OWNER_KEY = "owner";
+export const LOGIN_KEY = "login";
+/** Where versions before 5 kept the login tag: "owner" now only means the position a
+ * record's code belongs to. */
+const LEGACY_LOGIN_KEY = "owner";
 
 function promisify(request) {
     return new Promise((resolve, reject) => {
@@ -80,6 +83,17 @@ function upgrade(db, oldVersion, tx) {
         // counted without reading a record: every scan recounts, and a readwrite transaction
         // waits for a running read of the whole list
         tx.objectStore("attendees").createIndex("checked", ["list", "checked"]);
+    }
+    if (oldVersion < 5 && oldVersion >= 4) {
+        // The login tag moves to its own name; the downloads stay the same login's.
+        const meta = tx.objectStore("meta");
+        const kept = meta.get(LEGACY_LOGIN_KEY);
+        kept.onsuccess = () => {
+            if (kept.result) {
+                meta.put({list: LOGIN_KEY, login: kept.result.owner});
+                meta.delete(LEGACY_LOGIN_KEY);
+            }
+        };
     }
 }
 
@@ -174,20 +188,20 @@ export class DeskStore {
         await done(tx);
     }
 
-    async getOwner() {
-        const meta = await this.getMeta(OWNER_KEY);
-        return meta ? meta.owner : null;
+    async getLogin() {
+        const meta = await this.getMeta(LOGIN_KEY);
+        return meta ? meta.login : null;
     }
 
     /** Delete every downloaded list (attendees, search index and meta), keep the queue;
-     * record the owner. */
-    async clearDownloads({owner = null} = {}) {
+     * record whose login (its tag) the next downloads are. */
+    async clearDownloads({login = null} = {}) {
         const tx = this.db.transaction(DOWNLOADS, "readwrite");
         for (const name of DOWNLOADS) {
             tx.objectStore(name).clear();
         }
-        if (owner) {
-            tx.objectStore("meta").put({list: OWNER_KEY, owner});
+        if (login) {
+            tx.objectStore("meta").put({list: LOGIN_KEY, login});
         }
         await done(tx);
     }
