@@ -1,14 +1,4 @@
-"""Applying a rule to the orders that exist already.
-
-A rule normally acts when an order is placed or paid, so a rule created mid-sale leaves
-earlier orders alone. ``apply_rule`` runs it over them: the orders its mode covers
-(``COVERED_STATUSES``), in batches of a few hundred orders by ascending id. Each batch is
-one short transaction through the same code as the live signals
-(``autocheckin.check_in_orders``), so a batch takes a bounded number of queries, holds its
-locks only for itself, and never checks a ticket in twice on a list, however often it runs
-and whatever scans or signals happen at the same time. Memory stays bounded too: only the
-current batch and a few counters are ever held.
-"""
+"""Applying a rule to the orders that exist already, batch by batch."""
 from collections import Counter
 
 from django.db import OperationalError
@@ -16,8 +6,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 from pretix.base.models import Order
 
-from . import autocheckin
-from .autocheckin import COVERED_STATUSES
+from .autocheckin import engine
+from .autocheckin.queries import load_rules
+from .autocheckin.triggers import COVERED_STATUSES
 
 BATCH_SIZE = 500
 #: PostgreSQL's deadlock_detected and serialization_failure.
@@ -29,6 +20,12 @@ def apply_rule(*, rule, dry_run, batch_size=BATCH_SIZE, progress=None, user=None
     dry run only count it. Returns a summary (see ``summary``); a real run also logs it
     on the rule (``pretix_desk.rule.applied``).
 
+    The orders its mode covers, by ascending id, ``batch_size`` at a time; each batch is one
+    short transaction through the signals' code (``engine.check_in_orders``): a bounded
+    number of queries, locks held only for itself, never a ticket checked in twice on a
+    list, whatever scans or signals run at the same time. Only the current batch and a
+    few counters are ever held in memory.
+
     ``progress(done, total)`` is called after every batch with the number of orders
     processed so far and the number there were at the start.
     """
@@ -38,7 +35,7 @@ def apply_rule(*, rule, dry_run, batch_size=BATCH_SIZE, progress=None, user=None
     if not rule.all_sales_channels:
         orders = orders.filter(sales_channel__in=rule.limit_sales_channels.all())
     total = orders.count()
-    ruleset = autocheckin.load_rules(event=event, modes=(rule.mode,), rule_ids=[rule.pk])
+    ruleset = load_rules(event=event, modes=(rule.mode,), rule_ids=[rule.pk])
 
     per_list, tickets, touched = Counter(), 0, 0
     done, last_id = 0, 0
@@ -48,7 +45,7 @@ def apply_rule(*, rule, dry_run, batch_size=BATCH_SIZE, progress=None, user=None
         )
         if not order_ids:
             break
-        checkins = _retrying(lambda: autocheckin.check_in_orders(
+        checkins = _retrying(lambda: engine.check_in_orders(
             event=event, order_ids=order_ids, ruleset=ruleset, modes=(rule.mode,),
             statuses=statuses, dry_run=dry_run,
         ))

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 from pretix.control.forms import SalesChannelCheckboxSelectMultiple
 
-from .autocheckin import payment_providers
+from .autocheckin.providers import payment_providers
 from .models import AutoCheckinRule
 
 

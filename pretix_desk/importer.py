@@ -1,14 +1,4 @@
-"""Taking over the rules of pretix's bundled "Automated check-in" plugin.
-
-An event that used the bundled plugin gets the same rules as pretix-desk rules in one
-action; afterwards the bundled plugin can be switched off. Both plugins mean the same by
-every field (the bundled rules were the model for ours), so a rule is copied field by
-field, with its products, variations and sales channels as they are.
-
-Running it again adds nothing: a bundled rule imported before is skipped, even if its
-copy was edited since, and so is one that an identical pretix-desk rule covers already.
-The bundled plugin's rules are only read, never changed.
-"""
+"""Taking over the rules of pretix's bundled "Automated check-in" plugin, once."""
 from dataclasses import dataclass
 from typing import Optional
 
@@ -16,7 +6,8 @@ from django.db import transaction
 from django.utils.translation import gettext, ngettext
 from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
-from .api.rules import rule_data
+from .autocheckin.copying import copy_rule
+from .autocheckin.rule_data import rule_data
 from .models import AutoCheckinRule
 
 CREATED = "created"
@@ -33,7 +24,12 @@ class Outcome:
 
 def import_bundled_rules(*, event, user=None, auth=None):
     """Copy the event's bundled rules into pretix-desk rules; return one ``Outcome`` per
-    bundled rule, in id order. Each new rule is logged (``pretix_desk.rule.imported``)."""
+    bundled rule, in id order. Each new rule is logged (``pretix_desk.rule.imported``).
+
+    Both plugins mean the same by every field, so a rule is copied as it is. A bundled
+    rule imported before is skipped, even if its copy was edited since, and so is one
+    that an identical pretix-desk rule covers already. The bundled rules are only read.
+    """
     bundled = BundledRule.objects.filter(event=event).order_by("pk").prefetch_related(
         "limit_sales_channels", "limit_products", "limit_variations",
     )
@@ -51,11 +47,11 @@ def import_bundled_rules(*, event, user=None, auth=None):
         for source in bundled:
             outcome = _skip_reason(source, by_source=by_source, by_shape=by_shape)
             if outcome is None:
-                rule = _copy(source, event=event)
+                rule = copy_rule(source, into=AutoCheckinRule(event=event, imported_from=source.pk))
                 by_source[source.pk] = rule
                 by_shape.setdefault(_shape(rule), rule)
                 rule.log_action("pretix_desk.rule.imported", user=user, auth=auth, data={
-                    "bundled_rule": source.pk, **rule_data(rule, event=event),
+                    "bundled_rule": source.pk, **rule_data(rule),
                 })
                 outcome = Outcome(bundled_rule=source.pk, status=CREATED, rule=rule.pk)
             outcomes.append(outcome)
@@ -96,23 +92,6 @@ def _shape(rule):
         ),
         None if rule.all_payment_methods else frozenset(rule.limit_payment_methods or ()),
     )
-
-
-def _copy(source, *, event):
-    rule = AutoCheckinRule.objects.create(
-        event=event,
-        list_id=source.list_id,
-        mode=source.mode,
-        all_sales_channels=source.all_sales_channels,
-        all_products=source.all_products,
-        all_payment_methods=source.all_payment_methods,
-        limit_payment_methods=list(source.limit_payment_methods or []),
-        imported_from=source.pk,
-    )
-    rule.limit_sales_channels.set(source.limit_sales_channels.all())
-    rule.limit_products.set(source.limit_products.all())
-    rule.limit_variations.set(source.limit_variations.all())
-    return rule
 
 
 def describe_import(outcomes):

@@ -1,6 +1,6 @@
 """Which tickets an order's auto check-in rules check in, and on which lists.
 
-Pure functions over plain data: the service in ``autocheckin.py`` loads what is needed
+Pure functions over plain data: the engine in ``autocheckin/engine.py`` loads what is needed
 with a fixed number of queries and hands it over here, so the semantics can be tested
 without a database and the query count does not grow with positions or rules.
 """

@@ -1,8 +1,4 @@
-"""Signal wiring only: receivers hand the real work to plain functions elsewhere.
-
-pretix's plugin signals reach these receivers only for events that enable pretix_desk; the
-two that stand in for the bundled auto check-in plugin's, only for events that enable that.
-"""
+"""Signal wiring only: receivers hand the real work to plain functions elsewhere."""
 import functools
 import logging
 
@@ -18,41 +14,43 @@ from pretix.base.signals import (
 from pretix.control.signals import nav_event, order_info
 from pretix.plugins.autocheckin import signals as bundled_signals
 
-from . import autocheckin, logdisplay  # NOQA: logdisplay registers log texts
+from . import logdisplay  # NOQA: logdisplay registers log texts
+from .autocheckin import copying, triggers
 from .desk.devices import DeskSecurityProfile
 from .desk.order_view import order_redemptions_html
 from .desk.scan import checkin_created_during_scan
 from .desk.sync import remember_deleted_order
+from .models import AutoCheckinRule
 
 logger = logging.getLogger(__name__)
 
-# --- auto check-in rules ---
+# --- auto check-in rules: pretix's plugin signals reach these only on events that enable
+# pretix_desk; the two in place of the bundled plugin's only on events that enable that ---
 
 
 @receiver(order_placed, dispatch_uid="pretix_desk_autocheckin_placed")
 def autocheckin_order_placed(sender, order, **kwargs):
-    autocheckin.placed(order)
+    triggers.placed(order)
 
 
 @receiver(order_paid, dispatch_uid="pretix_desk_autocheckin_paid")
 def autocheckin_order_paid(sender, order, **kwargs):
-    autocheckin.paid(order)
+    triggers.paid(order)
 
 
 @receiver(order_changed, dispatch_uid="pretix_desk_autocheckin_changed")
 def autocheckin_order_changed(sender, order, **kwargs):
-    # New positions, products or dates get the rules of the state the order is in.
-    autocheckin.check_in_order(order=order, modes=autocheckin.modes_for_state(order.status))
+    triggers.changed(order)
 
 
 @receiver(order_reactivated, dispatch_uid="pretix_desk_autocheckin_reactivated")
 def autocheckin_order_reactivated(sender, order, **kwargs):
-    autocheckin.reactivated(order)
+    triggers.reactivated(order)
 
 
 def _in_place_of_bundled(signal, original, dispatch_uid, mode):
     """Where both plugins are active, run the bundled plugin's rules for ``mode`` through
-    ours (``autocheckin.bundled``), never through its own receiver, which checks a ticket
+    ours (``triggers.bundled``), never through its own receiver, which checks a ticket
     scanned at the door in a second time. Elsewhere its receiver runs as always.
 
     The replacement keeps the bundled receiver's module (``functools.wraps``), so pretix
@@ -67,27 +65,27 @@ def _in_place_of_bundled(signal, original, dispatch_uid, mode):
     @functools.wraps(original)
     def in_place_of_bundled(sender, order, **kwargs):
         if is_app_active(sender, apps.get_app_config("pretix_desk")):
-            return autocheckin.bundled(order, mode)
+            return triggers.bundled(order, mode)
         return original(sender=sender, order=order, **kwargs)
 
     signal.connect(in_place_of_bundled, dispatch_uid=dispatch_uid, weak=False)
 
 
 _in_place_of_bundled(order_placed, bundled_signals.order_placed_receiver, "autocheckin_order_placed",
-                     autocheckin.AutoCheckinRule.MODE_PLACED)
+                     AutoCheckinRule.MODE_PLACED)
 _in_place_of_bundled(order_paid, bundled_signals.order_paid_receiver, "autocheckin_order_paid",
-                     autocheckin.AutoCheckinRule.MODE_PAID)
+                     AutoCheckinRule.MODE_PAID)
 
 
 @receiver(event_copy_data, dispatch_uid="pretix_desk_rules_event_copy")
 def autocheckin_event_copy(sender, other, item_map, variation_map, checkin_list_map, **kwargs):
-    autocheckin.copy_event_rules(source=other, target=sender, item_map=item_map,
-                                 variation_map=variation_map, checkin_list_map=checkin_list_map)
+    copying.copy_event_rules(source=other, target=sender, item_map=item_map,
+                             variation_map=variation_map, checkin_list_map=checkin_list_map)
 
 
 @receiver(item_copy_data, dispatch_uid="pretix_desk_rules_item_copy")
 def autocheckin_item_copy(sender, source, target, **kwargs):
-    autocheckin.copy_item_rules(source=source, target=target)
+    copying.copy_item_rules(source=source, target=target)
 
 
 # --- desk API ---

@@ -1,12 +1,4 @@
-"""Celery tasks, run through pretix's own task machinery.
-
-``apply_rule_in_background`` is an ``EventTask`` (it gets the event and runs in its organizer's scope)
-that reports its progress the way pretix's exports do, so the control panel shows it in
-pretix's progress dialog. Its summary is written to a ``CachedFile`` bound to whoever
-started it, as pretix's asynchronous API operations keep their results: it survives the
-result backend, and without a Celery worker (tasks run eagerly) it is the only place the
-result can be read back from.
-"""
+"""The plugin's Celery tasks, on pretix's own task classes."""
 import json
 from datetime import timedelta
 
@@ -62,7 +54,13 @@ def auth_ids(request):
 @app.task(base=ProfiledEventTask, bind=True, name="pretix_desk.tasks.apply_rule", throws=(ApplyError,))
 def apply_rule_in_background(self, event, *, rule, dry_run, result_file, user=None, token=None, device=None,
                              oauth_application=None):
-    """``apply.apply_rule`` in a worker (the Celery name stays, for tasks already queued)."""
+    """``apply.apply_rule`` in a worker (the Celery name stays, for tasks already queued).
+
+    Reports its progress as pretix's exports do (pretix's progress dialog shows it) and
+    writes its summary to ``result_file``, a ``CachedFile`` bound to whoever started it, as
+    pretix's asynchronous API operations keep their results: it survives the result
+    backend, and where tasks run eagerly (no worker) it is the only place to read it from.
+    """
     try:
         rule = AutoCheckinRule.objects.select_related("event").get(event=event, pk=rule)
     except AutoCheckinRule.DoesNotExist:

@@ -319,7 +319,7 @@ def test_numbers_are_grouped():
 
 def test_a_batch_chosen_as_deadlock_victim_runs_again(event, ticket, clist, monkeypatch):
     order = make_order(event, [ticket])
-    original, calls = apply.autocheckin.check_in_orders, []
+    original, calls = apply.engine.check_in_orders, []
 
     class Deadlock(Exception):
         sqlstate = "40P01"
@@ -330,13 +330,13 @@ def test_a_batch_chosen_as_deadlock_victim_runs_again(event, ticket, clist, monk
             raise OperationalError("deadlock detected") from Deadlock()
         return original(**kwargs)
 
-    monkeypatch.setattr(apply.autocheckin, "check_in_orders", once_deadlocked)
+    monkeypatch.setattr(apply.engine, "check_in_orders", once_deadlocked)
     result = apply.apply_rule(rule=AutoCheckinRule.objects.create(event=event, list=clist), dry_run=False)
     assert len(calls) == 2 and result["checkins"] == 1 and checkins(order) == [(1, "Main")]
 
     def always_broken(**kwargs):
         raise OperationalError("disk full")
 
-    monkeypatch.setattr(apply.autocheckin, "check_in_orders", always_broken)
+    monkeypatch.setattr(apply.engine, "check_in_orders", always_broken)
     with pytest.raises(OperationalError):
         apply.apply_rule(rule=AutoCheckinRule.objects.create(event=event), dry_run=False)

@@ -13,8 +13,8 @@ from pretix.base.models import Checkin, CheckinList, Item, LogEntry, Order, Orde
 from pretix.base.signals import checkin_created, order_paid, order_placed
 from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
-from pretix_desk import autocheckin
-from pretix_desk.autocheckin import auto_checkin
+from pretix_desk.autocheckin import triggers
+from pretix_desk.autocheckin.engine import check_in_order
 from pretix_desk.importer import CREATED, import_bundled_rules
 from pretix_desk.models import AutoCheckinRule
 
@@ -221,7 +221,7 @@ def test_bundled_plugin_finds_our_checkin(event, ticket, clist):
     BundledRule.objects.create(event=event, list=clist, mode="placed")
     rule(event, list=clist)
     order = make_order(event, [ticket])
-    auto_checkin(order=order, mode="placed")
+    check_in_order(order=order, modes=("placed",))
     order_placed.send(event, order=order, bulk=False)
     order_placed.send(event, order=order, bulk=False)
     assert checkins(order) == [(1, "Main")]
@@ -355,7 +355,7 @@ def _count_queries(event, items, *, mode="placed"):
     order = owing(event, items, Decimal("1.00"), status=Order.STATUS_PAID)
     order.payments.create(provider="paypal", amount=Decimal("1.00"), state=OrderPayment.PAYMENT_STATE_CONFIRMED)
     with CaptureQueriesContext(connection) as ctx:
-        created = auto_checkin(order=order, mode=mode)
+        created = check_in_order(order=order, modes=(mode,))
     reads = [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip("( ").upper().startswith("SELECT")]
     return len(created), len(reads), len(ctx.captured_queries)
 
@@ -390,7 +390,7 @@ def test_query_count_does_not_grow_with_positions_or_rules(event, ticket, tshirt
 def test_no_rules_costs_one_query(event, ticket, clist):
     order = make_order(event, [ticket])
     with CaptureQueriesContext(connection) as ctx:
-        assert auto_checkin(order=order, mode="placed") == []
+        assert check_in_order(order=order, modes=("placed",)) == []
     assert len(ctx.captured_queries) == STATEMENTS_WITHOUT_RULES
 
 
@@ -398,7 +398,7 @@ def test_rules_for_other_sales_channels_cost_one_query(event, ticket, clist, box
     rule(event, list=clist, all_sales_channels=False, limit_sales_channels=[box])
     order = make_order(event, [ticket])
     with CaptureQueriesContext(connection) as ctx:
-        assert auto_checkin(order=order, mode="placed") == []
+        assert check_in_order(order=order, modes=("placed",)) == []
     assert len(ctx.captured_queries) == STATEMENTS_WITHOUT_RULES
 
 
@@ -411,11 +411,11 @@ def test_order_placed_paid_runs_both_modes_once(event, ticket, clist, anylist):
     order = make_order(event, [ticket])
     ContentType.objects.get_for_model(Order)  # cached in a running server (the log entries')
     with CaptureQueriesContext(connection) as placed:
-        autocheckin.placed(order)  # what our order_placed receiver does
+        triggers.placed(order)  # what our order_placed receiver does
     assert checkins(order) == [(1, "Any"), (1, "Main")]
     # pretix sends order_paid right after, for the same object: nothing left to do.
     with CaptureQueriesContext(connection) as paid:
-        autocheckin.paid(order)
+        triggers.paid(order)
     assert len(placed.captured_queries) == STATEMENTS_CHECKING_IN and len(paid.captured_queries) == 0
     order_paid.send(event, order=order)
     assert Checkin.objects.filter(position__order=order).count() == 2

@@ -1,11 +1,11 @@
 """pretix's ``Checkin.save()`` has side effects (the order's modification time, cached
-counts); auto check-in rules write their check-ins in bulk instead (``autocheckin.py``) and
+counts); auto check-in rules write their check-ins in bulk instead (``autocheckin/engine.py``) and
 repeat those effects by hand. These tests notice when pretix changes what a check-in does:
 they record what one ``Checkin.save()`` does and what the rules' bulk path does for one
 check-in, and compare.
 
 When one fails after a pretix upgrade, read pretix's ``Checkin.save()`` (and what it calls)
-and repeat the new effect in ``autocheckin._save_checkins``/``_touch``/``_clear_counts``, or,
+and repeat the new effect in ``engine._save_checkins``/``_touch``/``_clear_counts``, or,
 if it must not be repeated, add it to the differences listed here with the reason.
 """
 import hashlib
@@ -22,7 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from pretix.base.models import Checkin, CheckinList, Order
 from pretix.base.signals import PluginSignal
 
-from pretix_desk import autocheckin
+from pretix_desk.autocheckin import engine
 from pretix_desk.models import AutoCheckinRule
 
 from .conftest import make_order
@@ -179,7 +179,7 @@ def bulk_effects(event, ticket, code="BULK1"):
     AutoCheckinRule.objects.create(event=event, list=clist, mode="placed")
     before = Order.objects.get(pk=order.pk).last_modified
     with Effects(ids={"list": clist.pk, "event": event.pk}) as effects:
-        created = autocheckin.check_in_order(order=order, modes=("placed",))
+        created = engine.check_in_order(order=order, modes=("placed",))
     assert len(created) == 1
     effects.found.add(("order modified", Order.objects.get(pk=order.pk).last_modified > before))
     effects.found.add(("order object touched", order.last_modified > before))
@@ -197,7 +197,7 @@ def test_bulk_path_has_the_effects_of_checkin_save(event, ticket):
     missing, extra = differences(saved, bulk)
     assert not missing, (
         "pretix's Checkin.save() does this, the auto check-in rules' bulk path does not: "
-        "repeat it in autocheckin.py (_save_checkins, _touch, _clear_counts) or list it in "
+        "repeat it in autocheckin/engine.py (_save_checkins, _touch, _clear_counts) or list it in "
         "SKIPPED_IN_BULK with the reason: %r" % sorted(missing, key=repr)
     )
     assert not extra, "the bulk path does more than Checkin.save() and EXTRA_IN_BULK: %r" % sorted(extra, key=repr)
@@ -238,7 +238,7 @@ def test_nobody_listens_to_what_the_bulk_path_skips():
     )
     assert not listened, (
         "something now listens to a model signal that the auto check-in rules' bulk_create/update "
-        "do not send; send it from autocheckin.py or save the check-ins one by one: %r" % listened
+        "do not send; send it from autocheckin/engine.py or save the check-ins one by one: %r" % listened
     )
 
 
@@ -249,7 +249,7 @@ def test_checkin_save_is_the_one_compared():
     source = inspect.getsource(Checkin.save)
     digest = hashlib.sha256(source.encode()).hexdigest()
     assert digest == CHECKIN_SAVE_SHA256, (
-        "pretix's Checkin.save() changed:\n%s\nRead it, repeat any new effect in autocheckin.py "
+        "pretix's Checkin.save() changed:\n%s\nRead it, repeat any new effect in autocheckin/engine.py "
         "(see test_bulk_path_has_the_effects_of_checkin_save), then set CHECKIN_SAVE_SHA256 to %s"
         % (source, digest)
     )

@@ -13,7 +13,8 @@ from django_scopes import scopes_disabled
 from pretix.base.models import Checkin, CheckinList, Order, OrderPosition
 from pretix.base.services.checkin import perform_checkin
 
-from pretix_desk import apply, autocheckin
+from pretix_desk import apply
+from pretix_desk.autocheckin import engine
 from pretix_desk.models import AutoCheckinRule
 
 from .conftest import make_order
@@ -32,14 +33,14 @@ def test_concurrent_runs_for_one_order_do_not_duplicate(event, ticket, clist, mo
 
     # Hold each run inside its transaction for a moment after it has read the existing
     # check-ins, so that without the lock both would decide to create the same rows.
-    original = autocheckin.matching.select_checkins
+    original = engine.matching.select_checkins
 
     def slow_select(**kwargs):
         result = original(**kwargs)
         time.sleep(0.5)
         return result
 
-    monkeypatch.setattr(autocheckin.matching, "select_checkins", slow_select)
+    monkeypatch.setattr(engine.matching, "select_checkins", slow_select)
 
     start = threading.Barrier(2)
     created, errors = [], []
@@ -48,7 +49,7 @@ def test_concurrent_runs_for_one_order_do_not_duplicate(event, ticket, clist, mo
         try:
             with scopes_disabled():
                 start.wait()
-                created.append(len(autocheckin.auto_checkin(order=order, mode=mode)))
+                created.append(len(engine.check_in_order(order=order, modes=(mode,))))
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
         finally:
@@ -75,14 +76,14 @@ def test_apply_racing_live_checkins_and_scans(event, ticket, clist, monkeypatch)
     orders = [make_order(event, [ticket, ticket]) for _ in range(40)]
     positions = list(OrderPosition.objects.filter(order__in=orders).select_related("order"))
 
-    original = autocheckin.matching.select_checkins
+    original = engine.matching.select_checkins
 
     def slow_select(**kwargs):
         result = original(**kwargs)
         time.sleep(0.02)  # widen the window between reading and writing
         return result
 
-    monkeypatch.setattr(autocheckin.matching, "select_checkins", slow_select)
+    monkeypatch.setattr(engine.matching, "select_checkins", slow_select)
     start = threading.Barrier(3)
     errors = []
 
@@ -101,7 +102,7 @@ def test_apply_racing_live_checkins_and_scans(event, ticket, clist, monkeypatch)
 
     def live_rules():
         for order in orders:  # the same way as the batches: they meet at every order
-            autocheckin.auto_checkin(order=Order.objects.get(pk=order.pk), mode="paid")
+            engine.check_in_order(order=Order.objects.get(pk=order.pk), modes=("paid",))
 
     def scans():
         for op in positions[::-1]:

@@ -1,10 +1,4 @@
-"""The ``auto_checkin_rules`` resource of an event.
-
-pretix's bundled auto check-in plugin owns the same URL. This viewset takes its place in
-pretix's router and serves pretix_desk's rules for events that enable pretix_desk; for
-every other event it is the bundled viewset, unchanged (it inherits from it and defers
-to it), so those events see stock pretix.
-"""
+"""The ``auto_checkin_rules`` resource of an event, in place of the bundled plugin's."""
 import re
 import uuid
 
@@ -27,7 +21,8 @@ from rest_framework.reverse import reverse
 from pretix_desk.enabled import desk_enabled
 
 from .. import apply, tasks
-from ..autocheckin import payment_providers
+from ..autocheckin.providers import payment_providers
+from ..autocheckin.rule_data import rule_data
 from ..models import AutoCheckinRule
 
 RE_TASK_ID = re.compile(r"^[a-zA-Z0-9\-]+$")
@@ -110,6 +105,9 @@ class AutoCheckinRuleSerializer(serializers.ModelSerializer):
             )
         return sorted(set(value), key=value.index)
 
+    def to_representation(self, instance):
+        return rule_data(instance)
+
     def validate(self, attrs):
         if self.instance is None or not self.partial:
             # POST and PUT describe the whole rule: what they leave out is the default.
@@ -131,12 +129,10 @@ class ApplySerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
 
 
-def rule_data(rule, *, event):
-    """The rule as the API shows it: what write log entries record."""
-    return AutoCheckinRuleSerializer(rule, context={"event": event}).data
-
-
 class AutoCheckinRuleViewSet(BundledRuleViewSet):
+    """Takes the bundled plugin's place in pretix's router: pretix_desk's rules for events
+    that enable pretix_desk, the bundled viewset unchanged (inherited, deferred to) for
+    every other event."""
     queryset = AutoCheckinRule.objects.none()
 
     @cached_property
@@ -175,8 +171,7 @@ class AutoCheckinRuleViewSet(BundledRuleViewSet):
         if not self.serves_desk_rules:
             return super().perform_destroy(instance)
         with transaction.atomic():
-            self._log(instance, "pretix_desk.rule.deleted",
-                      rule_data(instance, event=self.request.event))
+            self._log(instance, "pretix_desk.rule.deleted", rule_data(instance))
             instance.delete()
 
     def _log(self, rule, action, data):

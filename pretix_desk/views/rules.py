@@ -1,5 +1,4 @@
-"""Control panel pages for auto check-in rules: list, add, edit, delete, apply to
-existing orders, import from pretix's bundled plugin."""
+"""The control panel's pages for auto check-in rules."""
 import uuid
 
 from django.contrib import messages
@@ -17,8 +16,8 @@ from pretix.control.views import CreateView, UpdateView
 from pretix.plugins.autocheckin.models import AutoCheckinRule as BundledRule
 
 from .. import apply, importer, tasks
-from ..api.rules import rule_data
-from ..autocheckin import payment_providers
+from ..autocheckin.providers import payment_providers
+from ..autocheckin.rule_data import rule_data
 from ..enabled import require_desk
 from ..forms import AutoCheckinRuleForm
 from ..models import AutoCheckinRule
@@ -105,7 +104,7 @@ class RuleMixin(EventPermissionRequiredMixin):
         })
 
     def log(self, rule, action):
-        rule.log_action(action, user=self.request.user, data=dict(rule_data(rule, event=self.request.event)))
+        rule.log_action(action, user=self.request.user, data=rule_data(rule))
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(index_url=self.index_url, **kwargs)
