@@ -126,3 +126,64 @@ def test_apply_racing_live_checkins_and_scans(event, ticket, clist, monkeypatch)
         first.setdefault(ci.position_id, ci)
     assert set(first) == {op.pk for op in positions}
     assert all(first[pk].auto_checked_in for pk in autos)
+
+
+def test_a_batch_chosen_as_deadlock_victim_runs_again(event, ticket, clist, monkeypatch):
+    """A real deadlock: another transaction holds the second order's ticket and then asks
+    for the first one's, which the batch has locked while it waits for the second.
+    PostgreSQL picks the batch as victim (its deadlock check runs first: a shorter
+    ``deadlock_timeout`` for its session), the batch runs again once the other transaction
+    is through, and every ticket is checked in once."""
+    first, second = make_order(event, [ticket]), make_order(event, [ticket])
+    p1, p2 = first.positions.get(), second.positions.get()
+    original, outcomes = engine.check_in_orders, []
+
+    def recorded(**kwargs):
+        try:
+            result = original(**kwargs)
+        except Exception as e:
+            outcomes.append(getattr(e.__cause__, "sqlstate", None) or type(e).__name__)
+            raise
+        outcomes.append("done")
+        return result
+
+    monkeypatch.setattr(apply.engine, "check_in_orders", recorded)
+    with connection.cursor() as cursor:
+        cursor.execute("SET deadlock_timeout = '50ms'")
+        cursor.execute("SELECT pg_backend_pid()")
+        batch_pid = cursor.fetchone()[0]
+    holding, errors = threading.Event(), []
+
+    def other_transaction():
+        from django.db import transaction
+        try:
+            with scopes_disabled(), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL deadlock_timeout = '10s'")
+                list(OrderPosition.all.select_for_update().filter(pk=p2.pk))
+                holding.set()
+                for _ in range(200):  # until the batch holds the first ticket and waits for this one
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [batch_pid])
+                        if cursor.fetchone()[0] == "Lock":
+                            break
+                    time.sleep(0.02)
+                list(OrderPosition.all.select_for_update().filter(pk=p1.pk))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_transaction)
+    thread.start()
+    assert holding.wait(10)
+    try:
+        result = apply.apply_rule(rule=AutoCheckinRule.objects.create(event=event, list=clist), dry_run=False)
+    finally:
+        thread.join(30)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET deadlock_timeout")
+    assert not errors, errors
+    assert outcomes == ["40P01", "done"]
+    assert result["checkins"] == 2
+    assert Counter(Checkin.objects.filter(list=clist).values_list("position_id", flat=True)) == {p1.pk: 1, p2.pk: 1}
