@@ -7,8 +7,9 @@ from pretix.base.services.checkin import (
     CheckInError, RequiredMediaExchangeError, RequiredQuestionsError, perform_checkin,
 )
 
+from .candidates import find_candidates, prefetch_products
 from .outcomes import LookupOutcome
-from .positions import find_candidates, find_revoked, line_items_of, pick_candidate
+from .positions import find_revoked, line_items_of, pick_candidate
 
 
 def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[LookupOutcome]:
@@ -25,6 +26,7 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
         if ambiguous:
             reason = Checkin.REASON_AMBIGUOUS
         else:
+            prefetch_products(checkin_list)
             try:
                 reason, explanation = simulate_checkin(position, checkin_list=checkin_list, user=user, auth=auth,
                                                        ask_questions=True)
@@ -64,6 +66,7 @@ def would_admit(*, checkin_list, access_code=None, position_id=None, checkin_typ
     )
     if ambiguous:
         return False
+    prefetch_products(checkin_list)
     reason, _ = simulate_checkin(position, checkin_list=checkin_list, user=user, auth=auth,
                                  checkin_type=checkin_type, when=when, ignore_unpaid=ignore_unpaid, gate=gate)
     return reason is None

@@ -1,8 +1,7 @@
 """Finding order positions for a check-in list: by access code, for the offline copy, with the
 check-in and redemption state the desk shows annotated in the same query."""
 from django.db.models import (
-    BooleanField, Exists, ExpressionWrapper, F, OuterRef, Prefetch, Q, Subquery, Value,
-    prefetch_related_objects,
+    Exists, OuterRef, Prefetch, Q, Subquery, Value, prefetch_related_objects,
 )
 from django.db.models.functions import Coalesce, NullIf
 from pretix.base.models import Checkin, Order, OrderPosition, RevokedTicketSecret
@@ -91,60 +90,6 @@ def desk_positions(qs):
             "answers", queryset=shown_answers_queryset(), to_attr="shown_answer_list",
         ))
     return positions
-
-
-def find_candidates(*, checkin_list, access_code=None, position_id=None, lock_orders=False, as_code=False):
-    """Positions of the list's event a scanned code (or a position picked from a search)
-    can mean, the ticket itself first.
-
-    The same set pretix's check-in API searches: positions that are not canceled, of the
-    list's date; a canceled order is found (pretix answers ``canceled``), a canceled
-    position or another date's ticket is not (``invalid``).
-
-    The same query also reads the ticket's add-ons, which the desk shows as its line items
-    (``line_items_of``), so a scan needs no second query for them. ``lock_orders`` locks
-    the orders (``FOR UPDATE``, in the caller's transaction): pretix locks an order before
-    its positions, and so must a scan. ``as_code``: the candidates of ``position_id`` as a
-    scan of its code would find them (its add-ons too, on a list that matches add-ons by
-    their parent's code), as pretix finds them for a revoked code it checks in when forced.
-    """
-    if position_id is not None:
-        match, addons = Q(pk=position_id), Q(addon_to_id=position_id)
-        if as_code and checkin_list.addon_match:
-            match |= addons
-    else:
-        # The parent as a scalar subquery (computed once), not a join: with a join, "the
-        # code, or the code of the parent" can use no index and reads every position.
-        parent = Subquery(
-            OrderPosition.all.filter(secret=access_code, order__event_id=checkin_list.event_id)
-            .order_by("pk").values("pk")[:1]
-        )
-        match, addons = Q(secret=access_code), Q(addon_to_id=parent)
-        if checkin_list.addon_match:
-            match |= addons
-    if checkin_list.subevent_id:
-        match &= Q(subevent_id=checkin_list.subevent_id)
-    qs = (
-        with_desk_state(
-            OrderPosition.objects.filter(match | addons, order__event_id=checkin_list.event_id),
-            checkin_list=checkin_list,
-        )
-        .annotate(is_candidate=ExpressionWrapper(match, output_field=BooleanField()),
-                  redeemed_at=redeemed_at_subquery())
-        .order_by(F("addon_to").asc(nulls_first=True), "pk")
-    )
-    if lock_orders:
-        qs = qs.select_for_update(of=("order",))
-    rows = list(qs)
-    candidates = desk_positions([op for op in rows if op.is_candidate])
-    for op in candidates:
-        # Saves a query wherever pretix touches order.event (log entries, signals).
-        op.order.event = checkin_list.event
-        if op.secret == access_code or op.pk == position_id:
-            op.line_item_list = sorted(
-                (r for r in rows if r.addon_to_id == op.pk), key=lambda r: (r.positionid, r.pk),
-            )
-    return candidates
 
 
 def load_position(pk, *, checkin_list):

@@ -15,11 +15,10 @@ from pretix.helpers import OF_SELF
 
 from pretix_desk.door.capacity import REASON as CAPACITY_REASON, full_refusal
 
+from .candidates import find_candidates, prefetch_products
 from .lookup import simulate_checkin
 from .outcomes import Conflict, ScanOutcome
-from .positions import (
-    find_candidates, find_revoked, line_items_of, load_position, pick_candidate,
-)
+from .positions import find_revoked, line_items_of, load_position, pick_candidate
 from .questions import checkin_questions, clean_answers
 from .sync import admission_fingerprint
 from .uploads import (
@@ -113,6 +112,7 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
             reason=Checkin.REASON_AMBIGUOUS if ambiguous else offline.reason, explanation=None,
         )
         return _uploaded_refusal(outcome, offline=offline, checkin_list=checkin_list)
+    prefetch_products(checkin_list)
     given_answers = {}
     if answers:
         given_answers = clean_answers(answers, questions=checkin_questions(
@@ -223,6 +223,8 @@ def _full(position, *, candidates, record, ignore_unpaid):
     """A "full" refusal of a live entry that pretix would admit, at a capacity of the door
     (``door.capacity``); recorded as pretix records a refusal by the list's rules. Staff's
     "check in anyway" and offline uploads (the door already let them in) pass."""
+    if not position.list_has_capacity:  # read with the ticket (find_candidates)
+        return None
     explanation = full_refusal(checkin_list=record["checkin_list"], gate=record["gate"], position=position)
     if explanation is None:
         return None
