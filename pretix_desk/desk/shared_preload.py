@@ -13,7 +13,8 @@ shared by the nodes), and while one request renders, the others wait for it rath
 render too. Only gzip-accepting clients (every browser) share.
 
 A full download is shared for SHARED_SECONDS. An incremental sync only for SYNC_SHARED_SECONDS,
-and never one rendered before the desk's own token: it must not bring the desk states older
+without waiting for a rendering under way (``shared_body``), and never one rendered before
+the desk's own token: it must not bring the desk states older
 than those it holds (the page updates a record when it admits its ticket online, and a body
 rendered before that would show the ticket not yet in until the next sync). Without sharing,
 an incremental sync under load takes seconds to render too, so the desk's copy is no older.
@@ -40,9 +41,10 @@ def shared_download(preload, etag, render):
     """``shared_body`` for the desks that ask for what ``preload`` (``preload.Preload``) asks."""
     key = cache_key(checkin_list=preload.checkin_list, product_id=preload.product_id,
                     fingerprint=preload.fingerprint, since=preload.since)
+    full = preload.since is None
     return shared_body(
         key, etag, render, rendered_at=preload.started_at, not_before=preload.issued,
-        seconds=SHARED_SECONDS if preload.since is None else SYNC_SHARED_SECONDS,
+        seconds=SHARED_SECONDS if full else SYNC_SHARED_SECONDS, wait=full,
     )
 
 
@@ -51,11 +53,14 @@ def cache_key(*, checkin_list, product_id, fingerprint, since=None):
     return "pretix_desk:preload:" + hashlib.sha256(parts.encode()).hexdigest()[:32]
 
 
-def shared_body(key, etag, render, *, rendered_at, seconds=SHARED_SECONDS, not_before=None):
+def shared_body(key, etag, render, *, rendered_at, seconds=SHARED_SECONDS, not_before=None, wait=True):
     """``(etag, chunks)``: the gzip body of this download and the ETag it was rendered for,
     kept by an earlier request (rendered at ``not_before`` or later), or ``render()`` (an
     iterator of gzip chunks, for ``etag``, the current one, started at ``rendered_at``)
-    teed into the cache for ``seconds`` as it streams."""
+    teed into the cache for ``seconds`` as it streams. ``wait``: while another request
+    renders, wait for it rather than render too. pretix runs gunicorn's sync workers, and
+    a waiting request holds one, idle, from the scans: worth it for a full download of
+    thousands of records at the doors' opening, not for a sync's few changes."""
     def usable(kept):
         return kept is not None and (not_before is None or kept[2] >= not_before.timestamp())
 
@@ -64,6 +69,8 @@ def shared_body(key, etag, render, *, rendered_at, seconds=SHARED_SECONDS, not_b
         return kept[0], iter((kept[1],))
     if cache.add(key + ":lock", 1, LOCK_SECONDS):
         return etag, _rendering(key, (etag, rendered_at.timestamp()), render(), seconds)
+    if not wait:
+        return etag, render()
     deadline = time.monotonic() + LOCK_SECONDS
     while time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)

@@ -84,11 +84,12 @@ def test_header_never_says_online_while_scans_are_answered_offline(desk_page, de
         page.wait_for_timeout(50)
     assert held, "the download did not start"
     assert header(page)[0] == "syncing"
+    rounds = int(page.get_attribute("body", "data-sync-rounds") or 0)
     context.set_offline(True)
     page.wait_for_selector("#desk-net[data-state='offline']")
     # the connection breaks in the middle of the document
     held[0].fulfill(status=200, content_type="application/json", body='{"list": 1, "attendees": [{"code_')
-    page.wait_for_timeout(300)
+    page.wait_for_selector("body[data-sync-rounds='{}']".format(rounds + 1))  # that round is over
     assert header(page)[0] == "offline"
     page.unroute(PRELOAD)
 

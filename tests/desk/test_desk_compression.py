@@ -216,3 +216,14 @@ def test_sync_windows_start_on_the_half_minute_and_never_after_the_overlap(event
         assert issued - sync.SYNC_OVERLAP - datetime.timedelta(seconds=sync.WINDOW_STEP) < since
         assert since <= issued - sync.SYNC_OVERLAP + datetime.timedelta(milliseconds=1)
     check()
+
+
+def test_a_sync_does_not_wait_for_a_rendering_under_way(real_cache, monkeypatch):
+    """A waiting request holds one of gunicorn's sync workers away from the scans: only a
+    full download waits for another's rendering."""
+    from pretix_desk.desk import shared_preload
+
+    real_cache.add("k:lock", 1, 60)
+    monkeypatch.setattr(shared_preload.time, "sleep", lambda s: pytest.fail("waited"))
+    etag, body = shared_preload.shared_body("k", '"now"', lambda: iter((b"own",)), rendered_at=NOON, wait=False)
+    assert (etag, b"".join(body)) == ('"now"', b"own")
