@@ -196,4 +196,4 @@ def test_sealing_masters_are_derived_on_a_real_worker(worker, token_client, even
     with_token = token_client.get(url, {"since": first["sync_token"]})
     assert with_token.status_code == 200
     delta = json.loads(b"".join(with_token.streaming_content))
-    assert len(delta["attendees"]) == 4 and all(rec["sealed"] for rec in delta["attendees"])
+    assert len(delta["attendees"]) == 4 and all(rec["sealed"] is not None for rec in delta["attendees"])

@@ -355,16 +355,20 @@ def offline_record(preload: Preload, position, addons, *, unanswered, tz, render
 
 def sealed_record(preload: Preload, record, master):
     """The record as a desk keeps it: the personal fields sealed with the ticket's own code
-    (``sealing``), found by the lookup id derived from it; with the search index beside
-    them for those who may list attendees. Without a master yet (derived in the
-    background), nothing personal is in the record and the plain code hash finds it."""
-    attendee, personal = sealing.split_personal(record["attendee"])
+    (``sealing``), found by the lookup id derived from it. For those who may list attendees
+    the search index comes beside them, and what it shows is not sealed again (a cipher
+    per record is most of a download's size: ``docs/benchmarks.rst``, "What sealing
+    costs"); ``sealed`` is then "" where nothing else is personal. Without a master yet
+    (derived in the background), nothing sealed is in the record and the plain code hash
+    finds it."""
+    indexed = SEARCH_INDEX if preload.may_list else ()
+    attendee, personal = sealing.split_personal(record["attendee"], indexed=indexed)
     out = {"attendee": attendee, "line_items": record["line_items"]}
     if preload.may_list:
         out["index"] = {key: record["attendee"].get(key) for key in SEARCH_INDEX}
     if master is not None:
         out["code_hash"] = sealing.lookup_id(master, preload.salt)
-        out["sealed"] = sealing.seal(master, out["code_hash"], personal)
+        out["sealed"] = sealing.seal(master, out["code_hash"], personal) if personal else ""
     else:
         out["code_hash"] = record["code_hash"]
         out["sealed"] = None

@@ -83,10 +83,11 @@ def unseal(code: str, salt: str, lookup: str, sealed: str):
     return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], lookup.encode()))
 
 
-def split_personal(attendee):
-    """``(attendee without personal fields, the sealed JSON's content)``."""
+def split_personal(attendee, *, indexed=()):
+    """``(attendee without personal fields, the sealed JSON's content)``. ``indexed``: the
+    fields the download's search index carries anyway, sealed a second time by no one."""
     shown = {k: v for k, v in attendee.items() if k not in PERSONAL}
-    personal = {short: attendee[k] for k, short in PERSONAL.items() if attendee.get(k)}
+    personal = {short: attendee[k] for k, short in PERSONAL.items() if attendee.get(k) and k not in indexed}
     return shown, personal
 
 

@@ -129,6 +129,37 @@ def test_a_scanned_code_finds_its_record_sealed_or_plain(js):
     }
 
 
+def test_a_record_of_a_login_with_the_index_opens_with_its_index_entry(js):
+    """Where the download has the search index, the server seals only what the index does
+    not show: the page names the attendee from the index entry and adds what the seal holds
+    (a record with nothing more has ``sealed: ""``); an index entry never hides a sealed field."""
+    from pretix_desk.desk import sealing
+
+    salt, list_salt = "event-salt", "list-salt"
+    meta = {"salt": list_salt, "search": True,
+            "seal": {"v": 1, "kdf": "PBKDF2-SHA256", "salt": salt, "iterations": sealing.ITERATIONS}}
+    master = sealing.derive_master("TEXT-CODE", salt)
+    lookup = sealing.lookup_id(master, list_salt)
+    with_text = {"code_hash": lookup, "sealed": sealing.seal(master, lookup, {"t": ["Wristband"]}),
+                 "attendee": {"position_id": 1}}
+    nothing_more = {"code_hash": "h", "sealed": "", "attendee": {"position_id": 2}}
+    person = {"position_id": 1, "name": "Ada Lovelace", "email": "ada@example.org", "order": "PAID1", "company": None}
+    assert js("""
+        const seal = await load("seal.js");
+        return [
+            await seal.openRecord(arg.with_text, "TEXT-CODE", arg.meta, arg.person),
+            await seal.openRecord(arg.nothing_more, "ANY", arg.meta, {...arg.person, position_id: 2}),
+            await seal.openRecord(arg.nothing_more, "ANY", arg.meta, null),
+            await seal.openRecord(arg.with_text, "OTHER-CODE", arg.meta, arg.person),
+        ];
+    """, {"with_text": with_text, "nothing_more": nothing_more, "person": person, "meta": meta}) == [
+        {"name": "Ada Lovelace", "email": "ada@example.org", "order": "PAID1", "checkin_texts": ["Wristband"]},
+        {"name": "Ada Lovelace", "email": "ada@example.org", "order": "PAID1"},
+        {},
+        {"name": "Ada Lovelace", "email": "ada@example.org", "order": "PAID1"},
+    ]
+
+
 def test_sync_keeps_the_search_index_apart_and_merges_only_alike_downloads(js):
     assert js("""
         const sync = await load("sync.js");

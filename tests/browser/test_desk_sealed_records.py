@@ -127,8 +127,10 @@ def test_a_login_that_may_view_orders_searches_offline_from_an_index_of_its_own(
     page.wait_for_selector("#desk-count-all:text-is('4')")
     words = personal_data(desk_data)
     stored = idb_contents(page)
-    # the records are sealed as for everybody; the index is apart
+    # the index is apart, and the records do not carry what it shows a second time (here
+    # nothing else is personal: no record has anything sealed)
     assert named_in(stored["attendees"], words) == []
+    assert [r["sealed"] for r in stored["attendees"]] == [""] * 4
     people = {p["position_id"]: p for p in stored["people"]}
     assert set(people) == {desk_data[k].pk for k in ("paid", "second", "unpaid", "grace")}
     assert people[desk_data["grace"].pk]["name"] == "Grace Hopper"
@@ -145,10 +147,13 @@ def test_a_login_that_may_view_orders_searches_offline_from_an_index_of_its_own(
     hit.locator("button.desk-hit-checkin").click()
     page.wait_for_selector("#desk-result[data-state='ok'] :text('Grace Hopper')")
     assert "Grace Hopper" in page.inner_text("#desk-card")
-    # a scan offline opens the record with the code, as for everybody
+    # a scan offline finds the record by its code's lookup id, as for everybody, and
+    # names the attendee from the index
     wedge(page, desk_data["unpaid"].secret)
     page.wait_for_selector("#desk-result[data-state='error'] :text('Charles Babbage')")
     assert "Not paid" in page.inner_text("#desk-result")
+    card = page.inner_text("#desk-card")
+    assert "UNPD1" in card and "charles@example.org" in card
     assert named_in(idb_contents(page)["attendees"], words) == []
 
     context.set_offline(False)

@@ -35,19 +35,23 @@ def preload(client, clist, **params):
 
 def by_position(data):
     """The records as a desk sees each after scanning its code: sealed fields opened (the
-    code read from the database), ``sealed`` gone."""
+    code read from the database) after the search index's, ``sealed`` gone."""
     return {rec["attendee"]["position_id"]: opened(data, rec) for rec in data["attendees"]}
 
 
 def opened(data, record):
     record = dict(record)
     sealed = record.pop("sealed", None)
-    if not sealed:
+    if sealed is None:
         return record
-    secret = OrderPosition.all.get(pk=record["attendee"]["position_id"]).secret
-    personal = sealing.unseal(secret, data["seal"]["salt"], record["code_hash"], sealed)
+    personal = {}
+    if sealed:
+        secret = OrderPosition.all.get(pk=record["attendee"]["position_id"]).secret
+        personal = sealing.unseal(secret, data["seal"]["salt"], record["code_hash"], sealed)
+    index = record.get("index") or {}
     record["attendee"] = {**record["attendee"], **{
-        name: personal.get(short, [] if name in ("checkin_texts", "shown_answers") else None)
+        name: personal[short] if short in personal
+        else index.get(name, [] if name in ("checkin_texts", "shown_answers") else None)
         for name, short in sealing.PERSONAL.items()
     }}
     return record

@@ -87,7 +87,7 @@ export async function checkInCode(actions, {code, body, retry}) {
                 // a signed ticket the download misses is verified by its signature (signed.js)
                 find: async (l, meta) => (await findRecord(desk.store, l.id, meta, code))
                     || signedRecord(meta.signed, meta.salt, code),
-                open: (c) => openRecord(c.record, code, c.meta),
+                open: async (c) => openRecord(c.record, code, c.meta, await indexEntry(desk.store, c)),
             });
             return;
         }
@@ -120,6 +120,16 @@ export async function checkInCode(actions, {code, body, retry}) {
         await actions.rememberAnswer((data.list && data.list.id) || list.id, {code}, data, {answers: body.answers});
         return;
     }
+}
+
+/** The search index's entry of a found record (only logins that may list attendees have
+ * the index), or null. */
+async function indexEntry(store, {list, meta, record}) {
+    const position = record && record.attendee && record.attendee.position_id;
+    if (!meta || !meta.search || !position || !store.getPerson) {
+        return null;
+    }
+    return store.getPerson(list.id, position).catch(() => null);
 }
 
 /**

@@ -117,15 +117,23 @@ export async function findRecord(store, listId, meta, code) {
 }
 
 /** The personal fields of a record found by this code (attendee field names), to show and
- * never to store; {} for a record that has none, or that does not open. */
-export async function openRecord(record, code, meta) {
-    if (!record || typeof record.sealed !== "string" || !meta || !canDerive(meta.seal)) {
-        return {};
+ * never to store: the search index's entry (person, for logins that have the index; the
+ * server does not seal what it shows a second time), then what the record's own seal
+ * holds; {} for a record that has none, or that does not open. */
+export async function openRecord(record, code, meta, person = null) {
+    const indexed = {};
+    for (const field of ["name", "email", "order", "company"]) {
+        if (person && person[field]) {
+            indexed[field] = person[field];
+        }
+    }
+    if (!record || typeof record.sealed !== "string" || record.sealed === "" || !meta || !canDerive(meta.seal)) {
+        return indexed;
     }
     try {
-        return personalFields(await openSealed(code, meta.seal, record.code_hash, record.sealed));
+        return {...indexed, ...personalFields(await openSealed(code, meta.seal, record.code_hash, record.sealed))};
     } catch (e) {
         console.error("A downloaded record does not open with its code", e);
-        return {};
+        return indexed;
     }
 }
