@@ -1,3 +1,4 @@
+"""The plugin's entry in pretix's plugin list; ``ready`` connects its signal receivers."""
 from django.utils.translation import gettext_lazy
 
 from . import __version__

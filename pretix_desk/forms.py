@@ -1,4 +1,4 @@
-"""Control panel forms."""
+"""The control panel's form for an auto check-in rule."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField

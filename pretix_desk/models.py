@@ -1,3 +1,5 @@
+"""The plugin's tables: its auto check-in rules, the desk's hand-outs, and what desks and
+the door keep beside pretix's own data."""
 import builtins
 
 from django.conf import settings

@@ -88,7 +88,7 @@ def autocheckin_item_copy(sender, source, target, **kwargs):
     copying.copy_item_rules(source=source, target=target)
 
 
-# --- desk API ---
+# --- the desk ---
 
 
 @receiver(register_device_security_profile, dispatch_uid="pretix_desk_device_profile")
@@ -111,7 +111,7 @@ def desk_order_redemptions(sender, order, request, **kwargs):
     return order_redemptions_html(order=order, request=request)
 
 
-# --- navigation: both pages hang under the event's check-in lists ---
+# --- navigation: the plugin's pages hang under the event's check-in lists ---
 
 
 def _nav_entry(request, *, label, url_name, active, **extra):

@@ -28,11 +28,9 @@ for _i, (_prefix, _viewset, _basename) in enumerate(event_router.registry):
 else:
     event_router.register(r"auto_checkin_rules", AutoCheckinRuleViewSet, basename="autocheckinrules")
 
-# --- desk API (under check-in lists) ---
+# --- desk API (organizers/<o>/events/<e>/checkinlists/<list>/desk/, api-v1:desk-*) ---
 from pretix_desk.api.desk import DeskViewSet  # NOQA
 
-# URL names: api-v1:desk-scan, desk-lookup, desk-redeem, desk-redeem-annul, desk-preload,
-# desk-search (all under organizers/<o>/events/<e>/checkinlists/<list>/desk/).
 checkinlist_router.register(r"desk", DeskViewSet, basename="desk")
 
 # --- the door at a glance (organizers/<o>/events/<e>/desk_door/, api-v1:desk-door-list) ---

@@ -398,7 +398,7 @@ class DeskViewSet(viewsets.ViewSet):
 
             etag, body = shared_preload.shared_download(preload, etag, render)
             if etag_matches(request.headers.get("If-None-Match"), etag):
-                response = HttpResponse(status=304)  # what the desk holds already
+                response = HttpResponse(status=304)  # the shared body is one the desk holds
             else:
                 response = StreamingHttpResponse(body, content_type="application/json")
                 response["Content-Encoding"] = "gzip"

@@ -1,4 +1,5 @@
-"""GET /api/v1/organizers/{o}/events/{e}/desk_door/: the door at a glance (docs/door-api.rst)."""
+"""The door endpoint, ``desk_door/`` of an event: the door at a glance, and setting its
+capacities (docs/door-api.rst)."""
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers, viewsets

@@ -1,23 +1,18 @@
-"""A list's download rendered once and shared by every desk and node for a moment.
+"""A list's download rendered once and shared for a moment by every desk and node that asks
+for the same, kept gzipped in pretix's cache (Redis in production).
 
-At the doors' opening every desk of a list downloads the whole list in the same minute, and
-the door is already scanning: the ETag moves with every scan, so a body kept per ETag would
-be rendered anew for nearly every desk (the door simulation saw 94 ETags among 100 first
-downloads). A download is a snapshot with its own sync token and ETag, and the desk's next
-sync (every 30 seconds, from that token, with the two-minute overlap) brings whatever
-changed after it, as it does between any two syncs. So a body rendered a moment ago for the
-same list, product filter, fingerprint (the catalog, language, sealing and whether the
-caller gets the search index) and sync window (``sync.WINDOW_STEP``) is served again, with
-the ETag it was rendered for; it is kept compressed in pretix's cache (Redis in production,
-shared by the nodes), and while one request renders, the others wait for it rather than
-render too. Only gzip-accepting clients (every browser) share.
+At the doors' opening every desk downloads the whole list in the same minute while the door
+scans, so the ETag moves with every scan and a body kept per ETag would be rendered for
+nearly every desk (the door simulation saw 94 ETags among 100 first downloads). A download
+is a snapshot with its own token and ETag, and the desk's next sync brings what changed
+after it; so a body rendered a moment ago for the same list, product filter, fingerprint and
+sync window (``sync.WINDOW_STEP``) is served again, with the ETag it was rendered for. Only
+gzip-accepting clients (every browser) share.
 
-A full download is shared for SHARED_SECONDS. An incremental sync only for SYNC_SHARED_SECONDS,
-without waiting for a rendering under way (``shared_body``), and never one rendered before
-the desk's own token: it must not bring the desk states older
-than those it holds (the page updates a record when it admits its ticket online, and a body
-rendered before that would show the ticket not yet in until the next sync). Without sharing,
-an incremental sync under load takes seconds to render too, so the desk's copy is no older.
+A full download is shared for SHARED_SECONDS; an incremental sync for SYNC_SHARED_SECONDS,
+and never one rendered before the desk's own token: the page updates a record when it
+admits its ticket online, and an older body would show the ticket not yet in. Under load an
+unshared sync takes seconds to render too, so the shared copy is no older.
 """
 import hashlib
 import time

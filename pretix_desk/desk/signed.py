@@ -1,16 +1,15 @@
-"""What a desk needs to answer a signed ticket (``pretix_sig1``) that its download does not hold.
+"""What a desk needs to answer offline a signed ticket (``pretix_sig1``) that its download
+does not hold, such as one sold after its last sync, as pretixSCAN answers it.
 
-pretix recommends signed ticket codes for large events: a code proves by its Ed25519
-signature that pretix issued it, and its payload names product, variation, date and
-validity window (pretix's ``Sig1TicketSecretGenerator``). A ticket sold after the desk's
-last sync is then still answered offline, as pretixSCAN answers it. The page verifies the
-signature with the event's public key and answers from what the preload head ships here:
-per product and variation, the steps ``verdict.scan_steps`` works out for a fresh ticket of
-it (paid, never checked in: what a signature cannot tell, ``docs/offline.rst``) on the
-list's date, and the answer to one of another date; the dates; and the codes pretix refuses whatever the payload
-says (revoked, blocked), as hashes like the records' codes. The page holds no rule of its
-own: the ticket's validity window fills the ``["window", "ticket"]`` step in the place
-``scan_steps`` puts it.
+A signed code proves by its Ed25519 signature that pretix issued it and names product,
+variation, date and validity window (pretix's ``Sig1TicketSecretGenerator``). The page
+verifies it with the event's public key and answers from the preload head's ``signed``
+part: per product and variation, the steps ``verdict.scan_steps`` works out for a fresh
+ticket (paid, never checked in: what a signature cannot tell, ``docs/offline.rst``) on the
+list's date, and the answer for another date; the dates; and, hashed like the records'
+codes, the codes pretix refuses whatever the payload says (revoked, blocked). The page holds
+no rule of its own: the ticket's validity window fills the ``["window", "ticket"]`` step
+where ``scan_steps`` puts it.
 """
 from pretix.base.models import Checkin, Order, OrderPosition, RevokedTicketSecret
 from pretix.base.models.orders import BlockedTicketSecret

@@ -1,4 +1,5 @@
-"""Sync tokens and ETags for the preload: what an offline desk needs to fetch only changes."""
+"""Sync tokens, list fingerprints and the ETag's ``SyncState``: what lets an offline desk
+fetch only what changed since its download, and get a 304 when nothing did."""
 import hashlib
 import json
 from dataclasses import dataclass

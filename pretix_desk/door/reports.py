@@ -1,10 +1,11 @@
 """The desks' reports about themselves: what the door page shows of every desk.
 
 A desk page sends ``X-Desk-Status`` with the list syncs it makes anyway (every 30 seconds
-online, and after coming back): its connectivity state and since when, its queue, its
-scans of the last five minutes, gate and version. Nothing else is asked of it, so a desk
-that stops syncing (offline, or closed) shows as quiet. A report is a courtesy: a
-malformed one is ignored and never fails the request that carried it.
+online, and after coming back; a desk that downloads nothing, with an empty search): its
+connectivity state and since when, its queue, its scans of the last five minutes, gate and
+version. Nothing else is asked of it, so a desk that stops syncing (offline, or closed)
+shows as quiet. A report is a courtesy: a malformed one is ignored and never fails the
+request that carried it.
 """
 import datetime
 import logging

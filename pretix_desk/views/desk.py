@@ -1,25 +1,17 @@
-"""The desk scanner page and the service worker that keeps it usable offline.
+"""The desk page and its service worker: the page's configuration, translated strings and
+static files' URLs. All data comes from the desk API.
 
-The page is a standalone document (like pretix's web check-in) rather than a child of the
-control panel layout: door staff need the whole screen for the result colour, and the
-service worker must be able to cache everything the page loads, which rules out the control
-panel's compressed bundles. All data comes from the desk API; these views only hand the
-page its configuration and its translated strings.
+The page is a standalone document (like pretix's web check-in): door staff need the whole
+screen, and the service worker must cache everything the page loads, which rules out the
+control panel's compressed bundles.
 
-Static files in production. pretix serves static files through ``ManifestStaticFilesStorage``
-(names carry a hash of the content) behind a web server that lets browsers cache ``/static/``
-for a year. The page's ES modules import each other by plain relative names (``./api.js``),
-which would bypass the hashes: the service worker precaches the hashed files only, so an
-offline reload would fail, and after an upgrade a browser could combine a new module with an
-old sibling from its HTTP cache. The page therefore carries an import map, rendered here,
-that maps every module's plain URL (what ``./x.js`` resolves to) to its ``static()`` URL. The
-alternatives are worse: rewriting the imports at ``collectstatic`` time
-(``support_js_module_import_aggregation``) is a global setting of pretix, not of a plugin;
-a build step would make the plugin need Node; and a service worker alone cannot help the
-first load. The import map is allowed by pretix's Content-Security-Policy through the hash
-of its exact text (``script-src 'sha256-…'``), added with pretix's own helper; the service
-worker in addition answers a plain asset URL (e.g. ``vendor/jsQR.js``, which ``camera.js``
-loads as a classic script, outside the import map) from its hashed copy.
+pretix's static files carry a hash of their content in the name, but the page's ES modules
+import each other by plain relative names (``./api.js``): an offline reload would miss the
+precached hashed files, and a browser could combine modules of two releases. The page
+therefore carries an import map from each module's plain URL to its ``static()`` URL,
+allowed by pretix's CSP through the hash of its text; the service worker answers plain URLs
+outside the map (``vendor/jsQR.js``, a classic script) from the hashed copy. Rewriting
+imports at ``collectstatic`` is a pretix-wide setting, and a build step would need Node.
 """
 import hashlib
 import hmac
@@ -165,8 +157,8 @@ def desk_assets_version():
 
 def desk_login_tag(request):
     """Who the offline data on this browser belongs to, without naming them: the page
-    deletes another user's downloaded attendees before it shows anything. (The message
-    says "owner", the tag's earlier name: a new one would make every desk download again.)"""
+    deletes another user's downloaded attendees before it shows anything. (The HMAC message
+    says "owner": changing it would make every desk download again.)"""
     who = "user:{}".format(request.user.pk) if request.user.is_authenticated else "anonymous"
     return hmac.new(settings.SECRET_KEY.encode(), ("pretix_desk.owner." + who).encode(),
                     hashlib.sha256).hexdigest()[:24]

@@ -71,7 +71,6 @@ class DoorView(EventPermissionRequiredMixin, ChartContainingView, TemplateView):
             "locale": self.request.LANGUAGE_CODE,
             "timezone": str(event.timezone),
             "strings": door_strings(),
-            # a capacity is set by those who may change orders (api/door.py)
             "capacity_api": reverse("api-v1:desk-door-capacity", kwargs={
                 "organizer": event.organizer.slug, "event": event.slug}),
             "may_set_capacity": self.request.user.has_event_permission(
