@@ -11,6 +11,11 @@ made once per process and variant; its rows become pretix's model instances as t
 makes them (``Model.from_db``, the database's and the fields' converters, the related
 objects cached), with the same annotations.
 
+``find_candidates_on_lists`` is the statement over several lists of the event (a row per
+position and list, with that list's annotations), for a desk that scans against several:
+one read locks the orders before pretix is asked on each list, instead of a read per list
+and one more for the scan, as pretix's check-in API reads once for all its lists.
+
 What it finds mirrors what pretix's check-in API searches
 (``pretix.api.views.checkin._redeem_process``): ``tests/desk/test_desk_candidates.py``
 holds it to the ORM query it replaces, and the differential tests hold the scan to
@@ -51,12 +56,12 @@ _ANNOTATIONS = (
 # code" could use no index and would read every position of the event). The last column
 # says whether the list has a door capacity at all, so that a scan looks for the
 # capacities that apply (``door.capacity.full_refusal``) only where there are any.
-_STATEMENT = """
+_STATEMENT = """{lists}
 SELECT {columns},
   COALESCE(NULLIF(p.attendee_name_cached, ''), NULLIF(parent.attendee_name_cached, ''),
            NULLIF(ia.name_cached, '')),
   (SELECT c."datetime" FROM pretixbase_checkin c
-    WHERE c.successful AND c.list_id = %(list)s AND c.position_id = p.id AND c."type" = %(entry)s
+    WHERE c.successful AND c.list_id = {list} AND c.position_id = p.id AND c."type" = %(entry)s
     ORDER BY c."datetime" DESC LIMIT 1),
   EXISTS(SELECT 1 FROM pretixbase_orderposition a WHERE NOT a.canceled AND a.addon_to_id = p.id),
   EXISTS(SELECT 1 FROM pretixbase_questionanswer qa
@@ -66,15 +71,15 @@ SELECT {columns},
   (SELECT r."datetime" FROM pretix_desk_redemption r
     WHERE r.annulled IS NULL AND r.position_id = p.id
     ORDER BY r."datetime" DESC, r.id DESC LIMIT 1),
-  EXISTS(SELECT 1 FROM pretix_desk_doorcapacity dc WHERE dc.checkin_list_id = %(list)s)
+  EXISTS(SELECT 1 FROM pretix_desk_doorcapacity dc WHERE dc.checkin_list_id = {list}){list_column}
 FROM pretixbase_orderposition p
 JOIN pretixbase_order o ON o.id = p.order_id
 JOIN pretixbase_item i ON i.id = p.item_id
 LEFT JOIN pretixbase_itemvariation v ON v.id = p.variation_id
 LEFT JOIN pretixbase_subevent s ON s.id = p.subevent_id
 LEFT JOIN pretixbase_orderposition parent ON parent.id = p.addon_to_id
-LEFT JOIN pretixbase_invoiceaddress ia ON ia.order_id = o.id
-WHERE NOT p.canceled AND o.event_id = %(event)s AND ({match} OR {addons})
+LEFT JOIN pretixbase_invoiceaddress ia ON ia.order_id = o.id{list_join}
+WHERE NOT p.canceled AND o.event_id = %(event)s AND {where}
 ORDER BY p.addon_to_id IS NOT NULL, p.addon_to_id, p.id
 """
 _PARENT = """(SELECT t.id FROM pretixbase_orderposition t JOIN pretixbase_order t_o ON t_o.id = t.order_id
@@ -98,11 +103,7 @@ def find_candidates(*, checkin_list, access_code=None, position_id=None, lock_or
     as a scan of its code would find them (its add-ons too, on a list that matches add-ons
     by their parent's code), as pretix finds them for a revoked code it checks in when forced.
     """
-    # the database the ORM would ask (a locking read is a write to Django's router)
-    conn = connections[(router.db_for_write if lock_orders else router.db_for_read)(OrderPosition)]
-    lock = lock_orders and conn.features.has_select_for_update
-    if lock and conn.get_autocommit():
-        raise TransactionManagementError("find_candidates(lock_orders=True) needs a transaction.")
+    conn, lock = _connection(lock_orders)
     by_code = position_id is None
     statement = _statement(
         by_code=by_code, parent_matches=checkin_list.addon_match and (by_code or as_code),
@@ -112,12 +113,53 @@ def find_candidates(*, checkin_list, access_code=None, position_id=None, lock_or
         "event": checkin_list.event_id, "list": checkin_list.pk, "entry": Checkin.TYPE_ENTRY,
         "date": checkin_list.subevent_id, "code": access_code, "position": position_id,
     }
+    layout = _layout(conn)
+    rows = [_instances(row, conn, layout) for row in _fetch(conn, statement, params)]
+    return desk_positions(_candidates(rows, checkin_list=checkin_list, access_code=access_code,
+                                      position_id=position_id))
+
+
+def find_candidates_on_lists(*, checkin_lists, access_code=None, position_id=None, lock_orders=False):
+    """``find_candidates`` on each of several lists of one event, in one statement:
+    ``{list id: candidates}``, each list's its own instances with that list's annotations
+    (pretix's check-in may be simulated on one list's and run on another's)."""
+    lists = list({cl.pk: cl for cl in checkin_lists}.values())
+    conn, lock = _connection(lock_orders)
+    params = {"event": lists[0].event_id, "entry": Checkin.TYPE_ENTRY, "code": access_code, "position": position_id}
+    for n, cl in enumerate(lists):
+        params.update({f"list{n}": cl.pk, f"date{n}": cl.subevent_id, f"addons{n}": bool(cl.addon_match)})
+    statement = _lists_statement(len(lists), by_code=position_id is None, lock=lock)
+    layout = _layout(conn)
+    rows = {cl.pk: [] for cl in lists}
+    for row in _fetch(conn, statement, params):
+        rows[row[-1]].append(_instances(row, conn, layout))  # the list's id is the last column
+    found = {
+        cl.pk: _candidates(rows[cl.pk], checkin_list=cl, access_code=access_code, position_id=position_id)
+        for cl in lists
+    }
+    desk_positions([op for candidates in found.values() for op in candidates])  # one query for all lists
+    return found
+
+
+def _connection(lock_orders):
+    """The database the ORM would ask (a locking read is a write to Django's router), and
+    whether to lock there."""
+    conn = connections[(router.db_for_write if lock_orders else router.db_for_read)(OrderPosition)]
+    lock = lock_orders and conn.features.has_select_for_update
+    if lock and conn.get_autocommit():
+        raise TransactionManagementError("Locking the candidates' orders needs a transaction.")
+    return conn, lock
+
+
+def _fetch(conn, statement, params):
     with conn.cursor() as cursor:
         cursor.execute(statement, params)
-        rows = cursor.fetchall()
-    layout = _layout(conn)
-    rows = [_instances(row, conn, layout) for row in rows]
-    candidates = desk_positions([op for op in rows if op.is_candidate])
+        return cursor.fetchall()
+
+
+def _candidates(rows, *, checkin_list, access_code, position_id):
+    """The candidates among one list's rows, with the ticket's add-ons as its line items."""
+    candidates = [op for op in rows if op.is_candidate]
     for op in candidates:
         # Saves a query wherever pretix touches order.event (log entries, signals).
         op.order.event = checkin_list.event
@@ -154,19 +196,48 @@ def prefetch_products(checkin_list):
 def _statement(*, by_code, parent_matches, one_date, lock):
     """The statement of one variant, as the ORM query built it (``lock`` only where the
     database has row locks: PostgreSQL, not SQLite)."""
-    if by_code:
-        match, addons = "p.secret = %(code)s", "p.addon_to_id = " + _PARENT
-    else:
-        match, addons = "p.id = %(position)s", "p.addon_to_id = %(position)s"
+    match, addons = _matches(by_code)
     if parent_matches:
         match = f"({match} OR {addons})"
     if one_date:
         match = f"({match} AND p.subevent_id = %(date)s)"
+    return _format(lock, match=match, where=f"({match} OR {addons})", list="%(list)s")
+
+
+@lru_cache(maxsize=None)
+def _lists_statement(count, *, by_code, lock):
+    """The statement over ``count`` lists: the positions a code can mean on any list, once
+    per list (``l``), with the candidate test of each list's variant of ``_statement``."""
+    match, addons = _matches(by_code)
+    if by_code:
+        match = f"({match} OR (l.addon_match AND {addons}))"
+    match = f"({match} AND (l.date IS NULL OR p.subevent_id = l.date))"
+    lists = ", ".join(
+        f"(CAST(%(list{n})s AS INTEGER), CAST(%(date{n})s AS INTEGER), CAST(%(addons{n})s AS BOOLEAN))"
+        for n in range(count)
+    )
+    return _format(
+        lock, match=match, where=f"({_matches(by_code)[0]} OR {addons}) AND ({match} OR {addons})",
+        list="l.id", lists=f"WITH l(id, date, addon_match) AS (VALUES {lists})",
+        list_column=",\n  l.id", list_join="\nCROSS JOIN l",
+    )
+
+
+def _matches(by_code):
+    """What makes a position the scanned one, and what makes it one of its add-ons."""
+    if by_code:
+        return "p.secret = %(code)s", "p.addon_to_id = " + _PARENT
+    return "p.id = %(position)s", "p.addon_to_id = %(position)s"
+
+
+def _format(lock, *, lists="", list_column="", list_join="", **parts):
     columns = ", ".join(
         f'{alias}."{f.column}"'
         for model, alias in zip(_MODELS, _ALIASES) for f in model._meta.concrete_fields
     )
-    statement = _STATEMENT.format(columns=columns, match=match, addons=addons)
+    statement = _STATEMENT.format(
+        columns=columns, lists=lists, list_column=list_column, list_join=list_join, **parts,
+    )
     if lock:
         statement += "FOR UPDATE OF o\n"
     return statement

@@ -54,13 +54,13 @@ def lookup(*, checkin_list, access_code, user=None, auth=None) -> Optional[Looku
     )
 
 
-def would_admit(*, checkin_list, access_code=None, position_id=None, checkin_type=Checkin.TYPE_ENTRY,
+def would_admit(*, checkin_list, candidates, access_code=None, checkin_type=Checkin.TYPE_ENTRY,
                 when=None, ignore_unpaid=False, gate=None, user=None, auth=None) -> bool:
-    """Whether a scan on this list would be admitted now, asking pretix (``simulate``)."""
-    when = when or now()
-    candidates = find_candidates(checkin_list=checkin_list, access_code=access_code, position_id=position_id)
+    """Whether a scan on this list would be admitted now, asking pretix (``simulate``), of
+    a code with these candidates on the list (``find_candidates``)."""
     if not candidates:
         return False
+    when = when or now()
     position, ambiguous = pick_candidate(
         candidates=candidates, checkin_list=checkin_list, access_code=access_code, when=when,
     )

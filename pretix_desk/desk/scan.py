@@ -32,7 +32,8 @@ _created = ContextVar("pretix_desk_checkins_created", default=None)
 
 def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Checkin.TYPE_ENTRY,
          nonce=None, when=None, ignore_unpaid=False, force=False, gate=None, answers=None,
-         questions_supported=True, offline=None, use_order_locale=False, user=None, auth=None) -> ScanOutcome:
+         questions_supported=True, offline=None, use_order_locale=False, user=None, auth=None,
+         candidates=None) -> ScanOutcome:
     """Check the ticket behind ``access_code`` in (or out) on ``checkin_list``, or the
     position ``position_id`` that staff picked from a search (offline, without its code).
 
@@ -55,18 +56,26 @@ def scan(*, checkin_list, access_code=None, position_id=None, checkin_type=Check
     ``force`` on a revoked code checks in the position it belonged to, as pretix does.
     ``use_order_locale`` explains refusals in the order's language, as pretix's
     ``checkinrpc/redeem`` does for desks that attendees use themselves.
+
+    ``candidates``: the ticket's candidates on the list as the caller read them, with their
+    orders locked, in the transaction it is in (``multilist``); the scan runs in that
+    transaction on them instead of reading them again.
     """
-    with transaction.atomic():
+    if candidates is not None and not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("The candidates' locks end with the caller's transaction.")
+    # with the caller's candidates, in the caller's transaction (no savepoint: it ends with this scan)
+    with transaction.atomic(savepoint=candidates is None):
         return _scan(
             checkin_list=checkin_list, access_code=access_code, position_id=position_id,
             checkin_type=checkin_type, nonce=nonce, when=when, ignore_unpaid=ignore_unpaid,
             force=force, gate=gate, answers=answers, questions_supported=questions_supported,
-            offline=offline, use_order_locale=use_order_locale, user=user, auth=auth,
+            offline=offline, use_order_locale=use_order_locale, user=user, auth=auth, candidates=candidates,
         )
 
 
 def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, ignore_unpaid,
-          force, gate, answers, questions_supported, offline, use_order_locale, user, auth) -> ScanOutcome:
+          force, gate, answers, questions_supported, offline, use_order_locale, user, auth,
+          candidates) -> ScanOutcome:
     device = auth if isinstance(auth, Device) else None
     if device is not None and device.gate_id:
         gate = device.gate  # a device stands at its own gate, whatever the desk says
@@ -78,9 +87,10 @@ def _scan(*, checkin_list, access_code, position_id, checkin_type, nonce, when, 
         # its ``failed_checkins`` endpoint records pretixSCAN's
         forced=force or offline is not None, force_sent=offline is not None,
     )
-    candidates = find_candidates(
-        checkin_list=checkin_list, access_code=access_code, position_id=position_id, lock_orders=True,
-    )
+    if candidates is None:
+        candidates = find_candidates(
+            checkin_list=checkin_list, access_code=access_code, position_id=position_id, lock_orders=True,
+        )
     if nonce:
         earlier = _earlier_scan(candidates=candidates, **record)
         if earlier is not None:

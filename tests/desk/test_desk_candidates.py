@@ -17,7 +17,9 @@ from pretix.base.models import (
     Question, QuestionAnswer, SubEvent,
 )
 
-from pretix_desk.desk.candidates import find_candidates, prefetch_products
+from pretix_desk.desk.candidates import (
+    find_candidates, find_candidates_on_lists, prefetch_products,
+)
 from pretix_desk.desk.positions import (
     desk_positions, redeemed_at_subquery, with_desk_state,
 )
@@ -185,6 +187,47 @@ def test_answers_what_the_orm_query_answers(world, lock_orders):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("lock_orders", [False, True])
+def test_on_several_lists_answers_what_each_list_answers(world, lock_orders):
+    """The statement over several lists: per list, what ``find_candidates`` finds on it, as
+    instances of its own (a simulation on one list must not touch another's)."""
+    lists = world["lists"] + [world["lists"][0]]  # a list given twice is searched once
+    seen = 0
+    with transaction.atomic():
+        calls = [{"access_code": code} for code in world["codes"]] + [
+            {"position_id": p.pk} for p in world["positions"]] + [{"position_id": 10 ** 9}]
+        for kwargs in calls:
+            expected = {cl.pk: find_candidates(checkin_list=cl, lock_orders=lock_orders, **kwargs) for cl in lists}
+            with CaptureQueriesContext(connection) as ctx:
+                found = find_candidates_on_lists(checkin_lists=lists, lock_orders=lock_orders, **kwargs)
+            assert list(found) == [cl.pk for cl in world["lists"]]
+            for pk, candidates in found.items():
+                assert [snapshot(op) for op in candidates] == [snapshot(op) for op in expected[pk]], (pk, kwargs)
+            objects = [_objects(candidates) for candidates in found.values()]
+            assert len(set().union(*objects)) == sum(map(len, objects))  # no list shares one
+            # one statement for all lists, and one more only for tickets with answers shown at check-in
+            assert len(ctx.captured_queries) == 1 + any(
+                op.has_shown_answers for candidates in found.values() for op in candidates)
+            seen += sum(map(len, found.values()))
+    assert seen > 50  # the world has tickets for every list
+
+
+def _objects(candidates):
+    """The ids of the objects a caller of one list's candidates can change."""
+    positions = candidates + [li for op in candidates for li in getattr(op, "line_item_list", [])]
+    return {id(obj) for op in positions for obj in (op, op.order)}
+
+
+@pytest.mark.django_db
+def test_on_several_lists_says_which_list_has_a_door_capacity(clist, event, position):
+    other = CheckinList.objects.create(event=event, name="Hall", all_products=True)
+    DoorCapacity.objects.create(checkin_list=other, capacity=10)
+    found = find_candidates_on_lists(checkin_lists=[clist, other], access_code=position.secret)
+    assert [op.list_has_capacity for op in found[clist.pk]] == [False]
+    assert [op.list_has_capacity for op in found[other.pk]] == [True]
+
+
+@pytest.mark.django_db
 def test_finds_what_the_world_promises(world, clist):
     ticket_pos = world["positions"][0]
     (op,) = find_candidates(checkin_list=clist, access_code=ticket_pos.secret)
@@ -215,18 +258,26 @@ def test_says_whether_the_list_has_a_door_capacity(clist, event, position):
     assert op.list_has_capacity is True and all(li.list_has_capacity for li in op.line_item_list)
 
 
+def on_lists(*, checkin_list, **kwargs):
+    """``find_candidates_on_lists`` as ``find_candidates`` is called, on the list and another."""
+    other = CheckinList.objects.create(event=checkin_list.event, name="Another", all_products=True)
+    return find_candidates_on_lists(checkin_lists=[other, checkin_list], **kwargs)[checkin_list.pk]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_locking_needs_a_transaction_where_there_are_locks(clist, position):
+@pytest.mark.parametrize("finder", [find_candidates, on_lists])
+def test_locking_needs_a_transaction_where_there_are_locks(clist, position, finder):
     if not connection.features.has_select_for_update:
-        assert find_candidates(checkin_list=clist, access_code=position.secret, lock_orders=True)
+        assert finder(checkin_list=clist, access_code=position.secret, lock_orders=True)
         return
     with pytest.raises(transaction.TransactionManagementError):
-        find_candidates(checkin_list=clist, access_code=position.secret, lock_orders=True)
+        finder(checkin_list=clist, access_code=position.secret, lock_orders=True)
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_locks_the_order_and_nothing_else(clist, position, addon):
+@pytest.mark.parametrize("finder", [find_candidates, on_lists])
+def test_locks_the_order_and_nothing_else(clist, position, addon, finder):
     """``FOR UPDATE OF`` the order, as the ORM query did: a payment of the order waits for the
     scan (docs/reliability.rst, finding 3); the positions are left to ``perform_checkin``."""
     attempts = {}
@@ -247,7 +298,7 @@ def test_locks_the_order_and_nothing_else(clist, position, addon):
             connections.close_all()
 
     with transaction.atomic():
-        (op,) = find_candidates(checkin_list=clist, access_code=position.secret, lock_orders=True)
+        (op,) = finder(checkin_list=clist, access_code=position.secret, lock_orders=True)
         assert [li.pk for li in op.line_item_list] == [addon.pk]
         other = threading.Thread(target=other_transaction)
         other.start()

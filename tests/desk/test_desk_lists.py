@@ -1,9 +1,16 @@
 """A desk that scans against several check-in lists at once, and gates."""
+import threading
+import time
 import uuid
 
 import pytest
-from pretix.base.models import Checkin, CheckinList, Gate
+from django.db import connection, connections, transaction
+from django.utils.timezone import now
+from django_scopes import scopes_disabled
+from pretix.base.models import Checkin, CheckinList, Gate, Order
 
+from pretix_desk.desk.multilist import scan_on_lists
+from pretix_desk.desk.scan import scan as desk_scan
 from tests.conftest import make_order
 
 from .conftest import scan
@@ -35,6 +42,77 @@ def test_first_list_that_admits_wins(client, clist, shirts, event, ticket, tshir
     r = scan(client, neither, access_code=code, other_lists=[clist.pk])
     assert r.status_code == 400 and r.data["reason"] == "product" and r.data["list"]["id"] == neither.pk
     assert list(Checkin.all.filter(position__secret=code).values_list("list_id", flat=True)) == [neither.pk]
+
+
+@pytest.mark.django_db
+def test_a_refusal_everywhere_shows_the_first_lists_state(client, clist, shirts, event, ticket):
+    """Each list's candidates carry that list's state: refused on both, the refusal shows
+    the desk's own list's last entry, not the other list's."""
+    code = make_order(event, [ticket], code="SEEN1").positions.get().secret
+    r = scan(client, clist, access_code=code)
+    assert r.status_code == 201
+    r = scan(client, shirts, access_code=code, other_lists=[clist.pk])
+    assert r.status_code == 400 and r.data["reason"] == "product" and r.data["list"]["id"] == shirts.pk
+    assert r.data["attendee"]["checked_in"] is False
+    r = scan(client, clist, access_code=code, other_lists=[shirts.pk])
+    assert r.data["reason"] == "already_redeemed" and r.data["attendee"]["checked_in"] is True
+
+
+@pytest.mark.django_db
+def test_a_position_picked_from_a_search_on_several_lists(client, clist, shirts, event, tshirt):
+    position = make_order(event, [tshirt], code="PICK1").positions.get()
+    r = scan(client, clist, position_id=position.pk, other_lists=[shirts.pk])
+    assert r.status_code == 201 and r.data["list"]["id"] == shirts.pk
+    r = scan(client, clist, position_id=10 ** 9, other_lists=[shirts.pk])
+    assert r.status_code == 404 and r.data["reason"] == "invalid" and not Checkin.all.filter(position=None).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loaded_candidates_need_the_transaction_that_locked_them(clist, position):
+    with pytest.raises(transaction.TransactionManagementError), scopes_disabled():
+        desk_scan(checkin_list=clist, access_code=position.secret, candidates=[position])
+    assert not Checkin.all.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_lists_are_asked_under_the_orders_lock(clist, event, ticket):
+    """The lists are asked after the ticket's order is locked: a scan that waited for
+    another transaction of the order decides on what that one wrote. Here it checked the
+    ticket in on the desk's list, so the waiting scan goes to the other list."""
+    both = CheckinList.objects.create(event=event, name="Everything", all_products=True)
+    position = make_order(event, [ticket], code="LOCK1").positions.get()
+    outcome = []
+
+    def waiting_scan():
+        try:
+            with scopes_disabled():
+                outcome.append(scan_on_lists(checkin_lists=[clist, both], access_code=position.secret))
+        finally:
+            connections.close_all()
+
+    with scopes_disabled(), transaction.atomic():
+        list(Order.objects.select_for_update().filter(pk=position.order_id).values_list("pk"))
+        other = threading.Thread(target=waiting_scan)
+        other.start()
+        _until_a_transaction_waits_for_a_lock()
+        Checkin.objects.create(position=position, list=clist, type=Checkin.TYPE_ENTRY, datetime=now())
+    other.join()
+    (scanned,) = outcome
+    assert scanned.status == "ok" and scanned.checkin_list == both
+    with scopes_disabled():
+        assert not Checkin.all.filter(successful=False).exists()
+
+
+def _until_a_transaction_waits_for_a_lock(timeout=10):
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no transaction waits for the order")
 
 
 @pytest.mark.django_db
