@@ -22,9 +22,12 @@ Object.defineProperty(HTMLIFrameElement.prototype, "contentWindow", {
         const win = frameWindow.get.call(this);
         const frame = this;
         if (win && frame.dataset.deskBadge) {
-            win.print = () => window.__deskPrints.push({
-                badge: frame.dataset.deskBadge, src: frame.src, type: win.document.contentType,
-            });
+            win.print = () => {
+                window.__deskPrints.push({
+                    badge: frame.dataset.deskBadge, src: frame.src, type: win.document.contentType,
+                });
+                document.body.dataset.testPrints = String(window.__deskPrints.length);
+            };
         }
         return win;
     },
@@ -33,14 +36,9 @@ Object.defineProperty(HTMLIFrameElement.prototype, "contentWindow", {
 
 
 def prints(page, count):
-    """The print() calls so far, once there are count (polled: the page's CSP forbids eval)."""
-    done = []
-    for _ in range(150):
-        done = page.evaluate("window.__deskPrints")
-        if len(done) >= count:
-            return done
-        page.wait_for_timeout(100)
-    raise AssertionError("print() was not called {} times: {}".format(count, done))
+    """The print() calls so far, once there are count (body[data-test-prints], set by the spy)."""
+    page.wait_for_selector("body[data-test-prints='{}']".format(count))
+    return page.evaluate("window.__deskPrints")
 
 
 def active_after_a_moment(page):

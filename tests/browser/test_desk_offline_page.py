@@ -76,13 +76,15 @@ def test_header_never_says_online_while_scans_are_answered_offline(desk_page, de
     once and stays with it, and so do the answers."""
     page = desk_page
     held = []
-    page.route(PRELOAD, lambda route: held.append(route))
+
+    def hold(route):
+        held.append(route)
+        # marks the page, for the test to wait on: the handler runs as a task of its own
+        page.evaluate("document.body.dataset.testHeld = '1'")
+
+    page.route(PRELOAD, hold)
     page.click("#desk-sync")
-    for _ in range(100):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the download did not start"
+    page.wait_for_selector("body[data-test-held='1']")  # the download started, and is held
     assert header(page)[0] == "syncing"
     rounds = int(page.get_attribute("body", "data-sync-rounds") or 0)
     context.set_offline(True)

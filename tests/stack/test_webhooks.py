@@ -249,14 +249,14 @@ def broker(stack):
     return {"queued": queued, "unacked": tasks(json.loads(raw)[0] for raw in r.hvals("unacked"))}
 
 
-def settled(stack):
-    """No webhook task in the broker, twice half a second apart (a message a worker pops is
-    in neither the queue nor ``unacked`` for a moment)."""
-    empty = {"queued": [], "unacked": []}
-    if broker(stack) != empty:
-        return False
-    time.sleep(0.5)
-    return broker(stack) == empty
+def settled(stack, entries):
+    """Whether the webhook tasks of ``entries`` (log entry ids) are over: pretix recorded a
+    call of each (``send_webhook`` writes it before its message is acknowledged), and the
+    broker holds no webhook task, every message acknowledged. A message a worker has just
+    popped is in neither the queue nor ``unacked`` for a moment, but none of these can be
+    then: each was taken before the calls it leads to were recorded."""
+    return (all(webhook_calls(stack, entry) for entry in entries)
+            and broker(stack) == {"queued": [], "unacked": []})
 
 
 def holds(tasks, name, entry):
@@ -373,7 +373,7 @@ def test_warm_shutdown_finishes_the_delivery_and_hands_back_what_it_reserved(sta
 
     stack.start_celery()
     eventually("every due webhook delivered", lambda: delivered(receiver, expected))
-    eventually("the broker empty", lambda: settled(stack))
+    eventually("every delivery recorded and acknowledged", lambda: settled(stack, [key[0] for key in expected]))
     received = receiver.received()
     assert {k: n for k, n in received.items() if k[0] > start} == {k: 1 for k in expected}, received
     assert all(webhook_calls(stack, key[0]) == [(200, True)] for key in expected)
@@ -419,8 +419,8 @@ def test_worker_killed_mid_delivery_redelivers_after_the_visibility_timeout(stac
     for tag, score in r.zrange("unacked_index", 0, -1, withscores=True):
         r.zadd("unacked_index", {tag: score - world["celery"]["visibility_timeout"] - 1})
     stack.start_celery()
-    eventually("the dead worker's messages delivered",
-               lambda: delivered(receiver, expected) and settled(stack))
+    eventually("the dead worker's messages delivered, recorded and acknowledged",
+               lambda: delivered(receiver, expected) and settled(stack, [key[0] for key in expected]))
     received = receiver.received()
     assert {k: n for k, n in received.items() if k[0] > start} == {
         k: 2 if k[0] == in_flight else 1 for k in expected}, received
@@ -451,7 +451,8 @@ def test_delivery_in_flight_is_lost_when_its_pool_process_dies(stack, world, rec
     receiver.release()
     expected = due(stack, world, start)
     eventually("the reserved one delivered", lambda: delivered(receiver, expected))
-    eventually("the broker empty", lambda: settled(stack))
+    # recorded, and the one in flight acknowledged as failed
+    eventually("the reserved one recorded, both acknowledged", lambda: settled(stack, [reserved]))
     if how == "oom-kill":
         assert stack.celery_pids()[0] == main and pool not in stack.celery_pids()
     # the POST in flight reached the receiver once (it was holding it); nothing more comes
