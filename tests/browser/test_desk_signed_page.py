@@ -8,7 +8,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from tests.browser.conftest import login, open_desk
-from tests.browser.desk_page_helpers import storage_snapshot
+from tests.browser.desk_page_helpers import PRELOAD, storage_snapshot
 from tests.browser.test_desk_scanning import (
     REPEAT_WINDOW, checkins, result_state, wedge,
 )
@@ -93,3 +93,34 @@ def test_what_a_signature_cannot_tell_is_recorded_and_shown_as_a_conflict(signed
     conflict = page.locator("#desk-conflicts li")
     conflict.wait_for()
     assert "admitted offline at" in conflict.inner_text()
+
+
+def test_an_uploaded_signed_entry_still_counts_when_the_download_after_it_fails(signed_desk, context, event, ticket):
+    """A signed ticket's entries at this desk are its scans here (it has no stored record).
+    When the network returns, the upload succeeds and the download after it fails, and the
+    network goes again, the ticket is not let in a second time: its uploaded scan, kept a
+    day, still counts until a sync brings the ticket's record."""
+    page, data = signed_desk
+    context.set_offline(True)
+    page.wait_for_selector("#desk-net[data-state='offline']")
+    with scopes_disabled():
+        late = make_order(event, [ticket], code="LATE2", name="Lou Late").positions.get()
+    wedge(page, late.secret)
+    assert "Ticket" in result_state(page, "ok")
+    page.wait_for_selector("body[data-queued='1']")
+
+    page.route(PRELOAD, lambda route: route.abort())  # the download after the upload fails
+    rounds = int(page.get_attribute("body", "data-sync-rounds") or 0)
+    context.set_offline(False)
+    page.wait_for_selector("body[data-queued='0']", timeout=30000)
+    page.wait_for_selector("body[data-sync-rounds]:not([data-sync-rounds='{}'])".format(rounds))
+    assert len(checkins(late, successful=True)) == 1
+    assert [i["state"] for i in storage_snapshot(page)["queue"]] == ["uploaded"]
+
+    context.set_offline(True)
+    page.wait_for_selector("#desk-net[data-state='offline']")
+    time.sleep(REPEAT_WINDOW)  # the page ignores the same code for 3 s
+    wedge(page, late.secret)
+    assert "Already used" in result_state(page, "warn")
+    queue = storage_snapshot(page)["queue"]
+    assert [(i["state"], i["body"]["offline"]["answer"]) for i in queue] == [("uploaded", "ok"), ("pending", "error")]

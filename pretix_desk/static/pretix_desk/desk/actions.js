@@ -71,8 +71,23 @@ export class DeskActions {
         return {meta, record: await findRecord(store, listId, meta, code)};
     }
 
+    /** This desk's scans of a record's owner that its offline answer counts, oldest first:
+     * those waiting for upload. A signed ticket the download misses has no stored record to
+     * carry what was uploaded, so its uploaded scans (kept a day) count too, until a sync
+     * brings its record: a sync whose download fails after the upload must not let the
+     * ticket in a second time. */
     async queued(listId, record) {
-        return record && this.desk.queue ? this.desk.queue.pending(listId, ownerOf(record)) : [];
+        const queue = this.desk.queue;
+        if (!record || !queue) {
+            return [];
+        }
+        const owner = ownerOf(record);
+        const pending = await queue.pending(listId, owner);
+        if (!record.signed) {
+            return pending;
+        }
+        const uploaded = (await queue.uploaded()).filter((i) => i.list === listId && i.owner === owner);
+        return [...uploaded, ...pending].sort((a, b) => a.seq - b.seq);
     }
 
     // ---- scanning ------------------------------------------------------------------------
