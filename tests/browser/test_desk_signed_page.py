@@ -7,7 +7,7 @@ import time
 import pytest
 from django_scopes import scopes_disabled
 
-from tests.browser.conftest import login, open_desk
+from tests.browser.conftest import login, open_desk, wait_until_reloadable_offline
 from tests.browser.desk_page_helpers import PRELOAD, storage_snapshot
 from tests.browser.test_desk_scanning import (
     REPEAT_WINDOW, checkins, result_state, wedge,
@@ -124,3 +124,30 @@ def test_an_uploaded_signed_entry_still_counts_when_the_download_after_it_fails(
     assert "Already used" in result_state(page, "warn")
     queue = storage_snapshot(page)["queue"]
     assert [(i["state"], i["body"]["offline"]["answer"]) for i in queue] == [("uploaded", "ok"), ("pending", "error")]
+
+
+NO_WEBCRYPTO_ED25519 = """
+    const importKey = SubtleCrypto.prototype.importKey;
+    SubtleCrypto.prototype.importKey = function (format, key, algorithm, ...rest) {
+        const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
+        if (name === "Ed25519") {
+            return Promise.reject(new DOMException("Ed25519 is not supported", "NotSupportedError"));
+        }
+        return importKey.call(this, format, key, algorithm, ...rest);
+    };
+"""
+
+
+def test_a_page_reloaded_offline_readies_the_signature_check_before_the_first_scan(signed_desk, context):
+    """In a browser without WebCrypto's Ed25519 the page verifies with the vendored code,
+    which builds its tables on first use (100 to 250 ms). A page reloaded without network
+    gets no download to prepare it with: it prepares it from the kept download's head."""
+    page, data = signed_desk
+    wait_until_reloadable_offline(page)
+    context.add_init_script(NO_WEBCRYPTO_ED25519)
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("body[data-desk-ready='1']")
+    assert page.evaluate("async () => (await import('/static/pretix_desk/desk/sig1.js')).ed25519Backend()") == "vendored"
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource').some((e) => e.name.includes('noble-ed25519'))")

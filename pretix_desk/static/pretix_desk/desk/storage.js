@@ -8,6 +8,7 @@ import {CHANNEL_NAME as CONFLICTS_CHANNEL, Conflicts} from "./conflicts.js";
 import {Sealer} from "./envelope.js";
 import {claimForLogin} from "./privacy.js";
 import {CHANNEL_NAME, SyncQueue} from "./queue.js";
+import {prepareSigned} from "./signed.js";
 import {DeskStore} from "./store.js";
 
 /** Other tabs' changes show at once through a channel; without one, with this tab's next sync. */
@@ -87,6 +88,11 @@ export class OfflineMode {
         desk.conflicts = conflicts;
         await desk.queue.adopt((listId) => desk.lists.baseOf(listId));
         desk.conn.setCapable(true);
+        // A page reloaded offline gets no download to prepare the signed tickets' verifier
+        // with: the kept heads do, so that the first signed scan does not wait for it.
+        for (const list of desk.lists.chosen) {
+            store.getMeta(list.id).then((meta) => meta && prepareSigned(meta.signed)).catch(() => {});
+        }
     }
 
     /** Another tab upgrades (or deletes) the database: the store closed itself. */
