@@ -28,18 +28,24 @@ def signed_desk(request, event, context):
     return page, data
 
 
-def test_a_ticket_sold_while_the_door_is_offline_is_admitted_by_its_signature(signed_desk, context, event, ticket):
-    page, data = signed_desk
+def admitted_while_offline(page, context, event, ticket, *, code, name):
+    """The network goes, the shop sells a ticket, and its signed code is scanned: admitted by
+    its signature and queued. Returns the ticket's position."""
     context.set_offline(True)
     page.wait_for_selector("#desk-net[data-state='offline']")
     with scopes_disabled():
-        late = make_order(event, [ticket], code="LATE1", name="Lin Late").positions.get()
-
+        late = make_order(event, [ticket], code=code, name=name).positions.get()
     wedge(page, late.secret)
     text = result_state(page, "ok")
     assert "Ticket" in text and "offline" in text.lower()
     assert "Verified by its signature" in page.inner_text("#desk-note")
     page.wait_for_selector("body[data-queued='1']")
+    return late
+
+
+def test_a_ticket_sold_while_the_door_is_offline_is_admitted_by_its_signature(signed_desk, context, event, ticket):
+    page, data = signed_desk
+    late = admitted_while_offline(page, context, event, ticket, code="LATE1", name="Lin Late")
 
     time.sleep(REPEAT_WINDOW)  # the page ignores the same code for 3 s
     wedge(page, late.secret)
@@ -101,13 +107,7 @@ def test_an_uploaded_signed_entry_still_counts_when_the_download_after_it_fails(
     network goes again, the ticket is not let in a second time: its uploaded scan, kept a
     day, still counts until a sync brings the ticket's record."""
     page, data = signed_desk
-    context.set_offline(True)
-    page.wait_for_selector("#desk-net[data-state='offline']")
-    with scopes_disabled():
-        late = make_order(event, [ticket], code="LATE2", name="Lou Late").positions.get()
-    wedge(page, late.secret)
-    assert "Ticket" in result_state(page, "ok")
-    page.wait_for_selector("body[data-queued='1']")
+    late = admitted_while_offline(page, context, event, ticket, code="LATE2", name="Lou Late")
 
     page.route(PRELOAD, lambda route: route.abort())  # the download after the upload fails
     rounds = int(page.get_attribute("body", "data-sync-rounds") or 0)

@@ -14,6 +14,7 @@
  * one; nothing derived is ever stored. */
 
 import {codeHash} from "./hash.js";
+import {personShown} from "./sync.js";
 
 const LOOKUP_INFO = "pretix-desk lookup v1:";
 const SEAL_INFO = "pretix-desk seal v1";
@@ -121,12 +122,7 @@ export async function findRecord(store, listId, meta, code) {
  * server does not seal what it shows a second time), then what the record's own seal
  * holds; {} for a record that has none, or that does not open. */
 export async function openRecord(record, code, meta, person = null) {
-    const indexed = {};
-    for (const field of ["name", "email", "order", "company"]) {
-        if (person && person[field]) {
-            indexed[field] = person[field];
-        }
-    }
+    const indexed = person ? Object.fromEntries(Object.entries(personShown(person)).filter(([, value]) => value)) : {};
     if (!record || typeof record.sealed !== "string" || record.sealed === "" || !meta || !canDerive(meta.seal)) {
         return indexed;
     }

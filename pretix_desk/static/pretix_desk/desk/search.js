@@ -8,6 +8,7 @@
 import {isAuthProblem} from "./api.js";
 import {checkInOffline, scanTarget} from "./checkin.js";
 import {ownerOf} from "./offline.js";
+import {personShown} from "./sync.js";
 import {newNonce} from "./util.js";
 
 /** One hit per person, the first list's first. */
@@ -30,12 +31,6 @@ function unique(hits) {
  * before the first download, the page's configuration says whether it will. */
 export function searchableOffline(meta, config) {
     return meta ? meta.search === true : !(config && config.may_list === false);
-}
-
-/** The index entry's fields to show with the record's attendee. */
-export function personShown(person) {
-    const {name = null, email = null, order = null, company = null} = person || {};
-    return {name, email, order, company};
 }
 
 /** Offline search hits ({attendee, record, person, listId}) of the chosen lists, or null

@@ -19,14 +19,19 @@ export function toRecord(raw) {
     return {...record, owner: ownerOf(raw), line_items: raw.line_items || []};
 }
 
+/** What a search index entry shows of a person: {name, email, order, company}. */
+export function personShown(person) {
+    const {name = null, email = null, order = null, company = null} = person || {};
+    return {name, email, order, company};
+}
+
 /** A record's search index entry, or null: only for logins that may list attendees (the
  * head's "search"), {position_id, name, email, order, company}. */
 export function toPerson(raw) {
     if (!raw.index || typeof raw.index !== "object" || !raw.attendee) {
         return null;
     }
-    const {name = null, email = null, order = null, company = null} = raw.index;
-    return {position_id: raw.attendee.position_id, name, email, order, company};
+    return {position_id: raw.attendee.position_id, ...personShown(raw.index)};
 }
 
 /** What the store keeps of a download's head; kept: the list's meta before an incremental
