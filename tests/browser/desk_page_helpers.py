@@ -35,7 +35,7 @@ def storage_snapshot(page):
                 r.onsuccess = () => ok(r.result);
             });
             const meta = await all("meta");
-            out.attendees = (await all("attendees")).length;
+            out.attendees = (await all("records")).reduce((n, bucket) => n + Object.keys(bucket.records).length, 0);
             out.meta = meta.filter((m) => m.list !== "login").length;
             out.login = (meta.find((m) => m.list === "login") || {}).login || null;
             out.queue = await all("queue");
@@ -105,7 +105,9 @@ def cancel_meanwhile(order):
 
 
 def idb_contents(page):
-    """Every record of every object store of the desk's database, as stored."""
+    """Every value of every object store of the desk's database, as stored; the buckets read
+    out besides: "attendees" the records as the page's store returns them, "people" the
+    search index entries."""
     return page.evaluate("""async () => {
         const db = await new Promise((ok, ko) => {
             const r = indexedDB.open("pretix-desk");
@@ -120,6 +122,8 @@ def idb_contents(page):
                 r.onerror = () => ko(r.error);
             });
         }
+        out.attendees = (out.records || []).flatMap((b) => Object.values(b.records).map((r) => ({...r, list: b.list})));
+        out.people = (out.positions || []).flatMap((b) => Object.values(b.people).map((p) => ({...p, list: b.list})));
         db.close();
         return out;
     }""")

@@ -878,7 +878,7 @@ def test_store_replace_merge_and_queue_survive_reopen(js):
 
 def test_store_keeps_no_index_or_opened_field_in_the_records(js):
     """Whatever a caller passes (a record as received, or one shown with its opened fields),
-    the attendees store keeps the sealed record only."""
+    the records store keeps the sealed record only."""
     assert js("""
         const {DeskStore} = await load("store.js");
         const name = "desk-test-" + Math.random();
@@ -893,12 +893,13 @@ def test_store_keeps_no_index_or_opened_field_in_the_records(js):
         s.close();
         indexedDB.deleteDatabase(name);
         return out;
-    """) == {"list": 1, "code_hash": "h5", "sealed": "S", "line_items": [], "owner": 5, "checked": 0,
+    """) == {"list": 1, "code_hash": "h5", "sealed": "S", "line_items": [], "owner": 5,
              "attendee": {"position_id": 5, "checked_in": False, "product": {"id": 1, "name": "Ticket"}}}
 
 
 def test_store_counts_a_list_without_reading_it(js):
-    """The footer's counters, recounted at every scan, come from an index."""
+    """The footer's counters, recounted at every scan, are kept with the list's meta by every
+    write: a full download, an incremental one (removed, replaced, a new secret) and a scan."""
     assert js("""
         const {DeskStore} = await load("store.js");
         const name = "desk-test-" + Math.random();
@@ -909,10 +910,18 @@ def test_store_counts_a_list_without_reading_it(js):
         const before = await s.counts(1);
         await s.putAttendee({...(await s.getAttendee(1, "a")), attendee: {position_id: 1, checked_in: true}});
         const after = await s.counts(1);
+        // "bb" (checked in) removed, "ccc" checked in, "dddd" new, "a" gets a new secret
+        await s.mergeList(1, [rec("ccc", true), rec("dddd", false), {...rec("e", false), owner: 1}], ["bb"],
+                          {salt: "s", sync_token: "t2"});
+        const merged = await s.counts(1);
+        const out = {before, after, merged, other: await s.counts(2), none: await s.counts(3),
+                     stored: (await s.listAttendees(1)).filter((r) => r.attendee.checked_in).length};
         s.close();
         indexedDB.deleteDatabase(name);
-        return {before, after};
-    """) == {"before": {"total": 3, "checkedIn": 1}, "after": {"total": 3, "checkedIn": 2}}
+        return out;
+    """) == {"before": {"total": 3, "checkedIn": 1}, "after": {"total": 3, "checkedIn": 2},
+             "merged": {"total": 3, "checkedIn": 1},
+             "other": {"total": 1, "checkedIn": 1}, "none": {"total": 0, "checkedIn": 0}, "stored": 1}
 
 
 def test_store_keeps_one_record_per_owner_a_regenerated_secret_replaces_the_old(js):
@@ -970,14 +979,14 @@ def test_store_upgrade_from_version_1_keeps_the_queue_and_drops_old_records(js):
         s.db.onversionchange = null;
         s.close();
         const s2 = await DeskStore.open({name, onVersionChange: (e) => (changed = e.newVersion)});
-        const newer = await promisify(indexedDB.open(name, 6));
+        const newer = await promisify(indexedDB.open(name, 7));
         out.versionchange = [changed, s2.closed];
         newer.close();
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 5,
-        "stores": ["attendees", "conflicts", "meta", "people", "queue"], "versionchange": [6, True],
+        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 6,
+        "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"], "versionchange": [7, True],
     }
 
 
@@ -1014,7 +1023,7 @@ def test_store_upgrade_from_version_2_adds_the_conflicts_and_drops_the_clear_rec
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "version": 5, "attendee": None, "meta": None, "queue": ["n1"], "added": [True, False, True],
+        "version": 6, "attendee": None, "meta": None, "queue": ["n1"], "added": [True, False, True],
         "conflicts": [["checkin:2", "Ada", True]],
     }
 
@@ -1051,20 +1060,22 @@ def test_store_upgrade_from_version_3_drops_the_clear_records_and_keeps_queue_an
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "version": 5, "attendees": 0, "meta": None, "login": None, "queue": ["n1"], "conflicts": ["checkin:1"],
-        "stores": ["attendees", "conflicts", "meta", "people", "queue"],
+        "version": 6, "attendees": 0, "meta": None, "login": None, "queue": ["n1"], "conflicts": ["checkin:1"],
+        "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"],
     }
 
 
-def test_store_upgrade_from_version_4_keeps_the_downloads_and_whose_login_they_are(js):
-    """Version 4 kept the login tag as the meta record "owner", the word that otherwise
-    means the position a record's code belongs to; version 5 calls it "login". The
-    downloads stay: they are the same login's."""
+@pytest.mark.parametrize("version", [4, 5])
+def test_store_upgrade_to_buckets_downloads_again_and_keeps_whose_login_the_downloads_are(js, version):
+    """Versions 4 and 5 kept one value per record; version 6 keeps buckets, so the lists are
+    downloaded again. Whose login downloaded them stays (version 4 called it "owner", the
+    word that otherwise means the position a record's code belongs to), and so do the queue
+    and the conflicts."""
     assert js("""
         const {DeskStore} = await load("store.js");
         const name = "desk-test-" + Math.random();
         const promisify = (r) => new Promise((ok, ko) => { r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
-        const req = indexedDB.open(name, 4);
+        const req = indexedDB.open(name, arg);
         req.onupgradeneeded = () => {
             const db = req.result;
             db.createObjectStore("queue", {keyPath: "seq", autoIncrement: true}).createIndex("nonce", "nonce", {unique: true});
@@ -1076,19 +1087,66 @@ def test_store_upgrade_from_version_4_keeps_the_downloads_and_whose_login_they_a
             db.createObjectStore("people", {keyPath: ["list", "position_id"]});
         };
         const old = await promisify(req);
-        const tx = old.transaction(["attendees", "meta"], "readwrite");
+        const tx = old.transaction(["attendees", "meta", "people", "queue", "conflicts"], "readwrite");
         tx.objectStore("attendees").put({list: 1, code_hash: "h", owner: 7, checked: 0, attendee: {position_id: 7}});
+        tx.objectStore("people").put({list: 1, position_id: 7, name: "Ada"});
         tx.objectStore("meta").put({list: 1, salt: "s", sync_token: "t"});
-        tx.objectStore("meta").put({list: "owner", owner: "me"});
+        tx.objectStore("meta").put(arg === 4 ? {list: "owner", owner: "me"} : {list: "login", login: "me"});
+        tx.objectStore("queue").put({nonce: "n1", list: 1, state: "pending", body: {}});
+        tx.objectStore("conflicts").put({key: "checkin:1", event: "e"});
         await new Promise((ok) => (tx.oncomplete = ok));
         old.close();
         const s = await DeskStore.open({name});
-        const out = {version: s.db.version, byOwner: (await s.getByOwner(1, 7)).code_hash,
-                     meta: (await s.getMeta(1)).sync_token, login: await s.getLogin(), legacy: await s.getMeta("owner")};
+        const out = {version: s.db.version, byOwner: await s.getByOwner(1, 7), meta: await s.getMeta(1),
+                     person: await s.getPerson(1, 7), login: await s.getLogin(), legacy: await s.getMeta("owner"),
+                     queue: (await s.queueAll()).map((i) => i.nonce), conflicts: (await s.conflictAll()).map((c) => c.key),
+                     stores: [...s.db.objectStoreNames].sort()};
+        // the next download is stored in buckets
+        await s.replaceList(1, [{code_hash: "abc1", owner: 7, line_items: [], attendee: {position_id: 7, checked_in: true}}],
+                            {salt: "s2", sync_token: "t2"}, [{position_id: 7, name: "Ada"}]);
+        out.after = [(await s.getByOwner(1, 7)).code_hash, (await s.getPerson(1, 7)).name, await s.counts(1)];
         s.close();
         indexedDB.deleteDatabase(name);
         return out;
-    """) == {"version": 5, "byOwner": "h", "meta": "t", "login": "me", "legacy": None}
+    """, version) == {
+        "version": 6, "byOwner": None, "meta": None, "person": None, "login": "me", "legacy": None,
+        "queue": ["n1"], "conflicts": ["checkin:1"], "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"],
+        "after": ["abc1", "Ada", {"total": 1, "checkedIn": 1}],
+    }
+
+
+def test_store_buckets_records_by_lookup_id_and_positions_by_id(js):
+    """A scan reads one bucket of about 25 records at 100,000 (the lookup id's first three
+    hex digits), an owner lookup one bucket of positions and one of records; what is kept in
+    a bucket is what the page reads back, and an emptied bucket goes."""
+    assert js("""
+        const {DeskStore, PREFIX, POSITION_BUCKETS} = await load("store.js");
+        const name = "desk-test-" + Math.random();
+        const s = await DeskStore.open({name});
+        const rec = (h, owner) => ({code_hash: h, owner, line_items: [], attendee: {position_id: owner, checked_in: false}});
+        await s.replaceList(1, [rec("abc01", 1), rec("abc02", 2), rec("fff00", 1 + POSITION_BUCKETS)], {salt: "s"},
+                            [{position_id: 1, name: "Ada"}, {position_id: 1 + POSITION_BUCKETS, name: "Alan"}]);
+        const raw = async (store) => {
+            const tx = s.db.transaction(store);
+            return new Promise((ok) => { const r = tx.objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
+        };
+        const records = (await raw("records")).map((b) => [b.prefix, Object.keys(b.records).sort()]);
+        const positions = (await raw("positions")).map((b) => [b.bucket, b.owners, Object.keys(b.people)]);
+        const found = [(await s.getByOwner(1, 1 + POSITION_BUCKETS)).code_hash, (await s.getByOwner(1, 2)).code_hash,
+                       (await s.getPerson(1, 1 + POSITION_BUCKETS)).name, await s.getPerson(1, 2)];
+        await s.mergeList(1, [], ["fff00"], {salt: "s", sync_token: "t2"});
+        const emptied = [(await raw("records")).map((b) => b.prefix), (await raw("positions")).map((b) => b.bucket),
+                         await s.getPerson(1, 1 + POSITION_BUCKETS), await s.getByOwner(1, 1 + POSITION_BUCKETS)];
+        s.close();
+        indexedDB.deleteDatabase(name);
+        return {PREFIX, records, positions, found, emptied};
+    """) == {
+        "PREFIX": 3,
+        "records": [["abc", ["abc01", "abc02"]], ["fff", ["fff00"]]],
+        "positions": [[1, {"1": "abc01", "1025": "fff00"}, ["1", "1025"]], [2, {"2": "abc02"}, []]],
+        "found": ["fff00", "abc02", "Alan", None],
+        "emptied": [["abc"], [1, 2], None, None],
+    }
 
 
 def test_offline_refusals_queued_for_upload_are_no_entries(js):

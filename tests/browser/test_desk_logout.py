@@ -29,7 +29,7 @@ API = re.compile(r"/api/v1/")
 ANSWER = "Zebra wristband 4711"
 #: every store that holds what a login downloaded or learnt (people: the search index, where
 #: this version of the page has it)
-DOWNLOADED = ("attendees", "people", "conflicts")
+DOWNLOADED = ("attendees", "people", "counts", "conflicts")
 
 
 def downloads_left(dump):

@@ -80,8 +80,8 @@ def test_another_user_never_sees_the_previous_users_download(desk_page, desk_dat
     page.evaluate("""() => new Promise((ok) => {
         const r = indexedDB.open("pretix-desk");
         r.onsuccess = () => {
-            const tx = r.result.transaction("attendees", "readwrite");
-            tx.objectStore("attendees").put({list: 424242, code_hash: "x", owner: 1, attendee: {name: "Secret Person"}});
+            const tx = r.result.transaction("records", "readwrite");
+            tx.objectStore("records").put({list: 424242, prefix: "x", records: {x: {code_hash: "x", owner: 1, attendee: {name: "Secret Person"}}}});
             tx.oncomplete = () => { r.result.close(); ok(); };
         };
     })""")
@@ -98,7 +98,7 @@ def test_another_user_never_sees_the_previous_users_download(desk_page, desk_dat
     assert page.evaluate("""() => new Promise((ok) => {
         const r = indexedDB.open("pretix-desk");
         r.onsuccess = () => {
-            const get = r.result.transaction("attendees").objectStore("attendees").getAll(IDBKeyRange.bound([424242, ""], [424242, "\\uffff"]));
+            const get = r.result.transaction("records").objectStore("records").getAll(IDBKeyRange.bound([424242], [424242, []]));
             get.onsuccess = () => { r.result.close(); ok(get.result.length); };
         };
     })""") == 0

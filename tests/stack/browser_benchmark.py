@@ -10,9 +10,14 @@ and measures for each, in Debian's Chromium:
 
 * offline-ready: from opening the desk page to the first download stored in IndexedDB
   (``body[data-last-sync]``), and the bytes it took on the wire;
-* the JS heap after it (``performance.memory``, precise with Chromium's flag);
+* the JS heap (``performance.memory``, precise with Chromium's flag): at offline-ready,
+  with whatever the download left to collect; the highest reading while it downloads and
+  stores (sampled every 50 ms); and what the page holds after the offline answers and a
+  garbage collection (``gc()``, exposed by a V8 flag the page never uses);
 * offline answers: the network cut, ``--scans`` tickets scanned through the page's own
-  scan path (each opens its sealed record: one PBKDF2), time to the answer shown.
+  scan path (each opens its sealed record: one PBKDF2), time to the answer shown; with
+  ``--gc-before-scans`` after a garbage collection, to tell what the download's garbage
+  costs the first answers from what an answer costs.
 
 It prints the figures and writes JSON (``--json``). ``docs/benchmarks.rst`` shows a run.
 """
@@ -63,16 +68,32 @@ def measure(stack, ids, args):
     page_url = "/control/event/{}/{}/desk/".format(ids["organizer"], event)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-dev-shm-usage", "--enable-precise-memory-info",
+            "--no-sandbox", "--disable-dev-shm-usage", "--enable-precise-memory-info", "--js-flags=--expose-gc",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
         ])
         context = browser.new_context(base_url=node.site_url, viewport={"width": 1280, "height": 900}, locale="en-US")
         context.set_default_timeout(args.timeout * 1000)
+        # the heap's highest reading while the page downloads and stores (sampled every 50 ms;
+        # a long synchronous parse shows in the sample after it)
+        context.add_init_script("""(() => {
+            globalThis.__deskPeakHeap = 0;
+            setInterval(() => {
+                const used = performance.memory ? performance.memory.usedJSHeapSize : 0;
+                globalThis.__deskPeakHeap = Math.max(globalThis.__deskPeakHeap, used);
+            }, 50);
+        })()""")
         page = context.new_page()
         received = []
         page.on("response", lambda r: received.append(r) if "/desk/preload/" in r.url else None)
         downloaded = []
-        page.on("requestfinished", lambda r: downloaded.append(time.monotonic()) if "/desk/preload/" in r.url else None)
+        timings = []
+
+        def finished(request):
+            if "/desk/preload/" in request.url:
+                downloaded.append(time.monotonic())
+                timings.append(request.timing)
+
+        page.on("requestfinished", finished)
         page.goto("/control/login")
         page.fill("input[name=email]", args.email)
         page.fill("input[name=password]", PASSWORD)
@@ -87,11 +108,18 @@ def measure(stack, ids, args):
         page.wait_for_selector("body[data-last-sync]")
         ready = time.monotonic() - started
         download = (downloaded[0] - started) if downloaded else None
+        # the request itself: sent after the page opened and the list was chosen, its first
+        # byte after the server's head, its last after the last record was rendered
+        timing = timings[0] if timings else {}
+        request_s = {"first_byte": timing.get("responseStart", 0) / 1000, "last_byte": timing.get("responseEnd", 0) / 1000}
         wire = sum(int(r.headers.get("content-length") or 0) or len(r.body()) for r in received)
         heap = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : null")
+        peak = page.evaluate("() => Math.max(globalThis.__deskPeakHeap, performance.memory.usedJSHeapSize)")
 
         context.set_offline(True)
         page.wait_for_selector("#desk-net[data-state='offline']")
+        if args.gc_before_scans:
+            page.evaluate("() => gc()")
         times = []
         for secret in args.secrets:
             times.append(page.evaluate("""async (code) => {
@@ -101,11 +129,15 @@ def measure(stack, ids, args):
                 return performance.now() - t;
             }""", secret))
         shown = page.inner_text("#desk-result")
+        # what the page holds once the download's garbage is collected
+        held = page.evaluate("() => { gc(); return performance.memory.usedJSHeapSize; }")
         browser.close()
     return {
-        "offline_ready_s": ready, "download_done_s": download, "preload_wire_bytes": wire, "js_heap_mb": heap / 1e6 if heap else None,
+        "offline_ready_s": ready, "download_done_s": download, "download_request_s": request_s,
+        "preload_wire_bytes": wire, "js_heap_mb": heap / 1e6 if heap else None,
+        "js_heap_peak_mb": peak / 1e6, "js_heap_held_mb": held / 1e6,
         "offline_answer_ms": {"n": len(times), "p50": percentile(times, 50), "p99": percentile(times, 99),
-                              "max": max(times)},
+                              "max": max(times), "each": times},
         "last_answer": shown.splitlines()[:2],
     }
 
@@ -117,6 +149,8 @@ def parse_args(argv):
     parser.add_argument("--scans", type=int, default=50, help="offline answers to time (default 50)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds for the download (default 600)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--gc-before-scans", action="store_true",
+                        help="diagnosis: collect the download's garbage before the offline answers (the page cannot)")
     return parser.parse_args(argv)
 
 
@@ -141,9 +175,13 @@ def main(argv=None):
     print("desk page in Chromium, {} attendees (seeding took {:.0f} s)".format(args.attendees, seeded))
     for who, result in results.items():
         print("  a volunteer with {} permission".format(who))
-        print("    offline-ready  {:.1f} s after opening ({:.1f} MB on the wire, received after {:.1f} s)".format(
-            result["offline_ready_s"], result["preload_wire_bytes"] / 1e6, result["download_done_s"] or 0))
-        print("    JS heap        {}".format("{:.1f} MB".format(result["js_heap_mb"]) if result["js_heap_mb"] else "-"))
+        print("    offline-ready  {:.1f} s after opening ({:.1f} MB on the wire, received after {:.1f} s; the request "
+              "took {:.1f} s, its first byte after {:.1f} s)".format(
+                  result["offline_ready_s"], result["preload_wire_bytes"] / 1e6, result["download_done_s"] or 0,
+                  result["download_request_s"]["last_byte"], result["download_request_s"]["first_byte"]))
+        print("    JS heap        {} at offline-ready; {:.1f} MB held after a garbage collection, {:.1f} MB at "
+              "the highest reading".format("{:.1f} MB".format(result["js_heap_mb"]) if result["js_heap_mb"] else "-",
+                                           result["js_heap_held_mb"], result["js_heap_peak_mb"]))
         a = result["offline_answer_ms"]
         print("    offline answer p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms ({} scans)".format(
             a["p50"], a["p99"], a["max"], a["n"]))

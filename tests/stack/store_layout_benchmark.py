@@ -1,21 +1,27 @@
 """How the desk's IndexedDB layout bounds the time to offline-ready (issue 19, browser at
-100,000 attendees): the same records written as the page writes them today (one value per
-record, with its two indexes) and as buckets of records, in Debian's Chromium.
+100,000 attendees): the same records written one value per record (the page's layout up
+to store version 5), as buckets of records, and through the page's own store, in Debian's
+Chromium.
 
     python -m tests.stack.store_layout_benchmark --records 100000
 
-needs no pretix: a blank page on a local port (IndexedDB needs an origin) generates
-records of a check-in-only download's shape (a 16-byte lookup id, the attendee and one
-line item, a sealed part of 124 characters) and prints, in seconds, writing them
+needs no pretix: a blank page on a local port (IndexedDB needs an origin, the page's
+modules are served beside it) generates records of a check-in-only download's shape (a
+16-byte lookup id, the attendee and one line item, a sealed part of 124 characters) and
+prints, in seconds, writing them
 
 * one value per record with the ``owner`` and ``checked`` indexes, in transactions of
-  5,000 (the page's ``store.replaceList``);
+  5,000 (``store.replaceList`` up to version 5);
 * the same in one transaction with relaxed durability;
 * the same without indexes;
 * as 4,096 values, buckets by the lookup id's first three hex digits;
 
-and the time to read one record from its bucket (p50, p99). ``docs/benchmarks.rst``
-("The desk page") shows a run and what it means for the store's layout.
+and the time to read one record from its bucket (p50, p99); then through the page's
+``store.js`` (buckets of records and of positions, the counts in the meta), without and
+with a search index entry per record: the download stored, a scan's read, and a scan's
+write with the footer's recount. It fails when the store's counts are wrong.
+``docs/benchmarks.rst`` ("The desk page") shows a run and what it means for the store's
+layout.
 """
 import argparse
 import functools
@@ -26,6 +32,8 @@ import threading
 from pathlib import Path
 
 from tests.stack.browser_benchmark import CHROMIUM
+
+STATIC = Path(__file__).resolve().parents[2] / "pretix_desk" / "static" / "pretix_desk"
 
 MEASURE = """async (n) => {
     const hex = (i, salt) => ((i + salt) * 2654435761 % 4294967296).toString(16).padStart(8, "0");
@@ -103,6 +111,40 @@ MEASURE = """async (n) => {
     }
     reads.sort((a, b) => a - b);
     out.bucket_read_ms = [reads[99], reads[197]];
+    // the page's own store (store.js), the same records, then with a search index entry each
+    const {DeskStore} = await import("/desk/store.js");
+    const percentiles = (times) => {
+        times.sort((a, b) => a - b);
+        return [times[Math.floor(times.length / 2)], times[Math.min(times.length - 1, Math.ceil(times.length * 0.99) - 1)]];
+    };
+    const page = async (people) => {
+        const store = await DeskStore.open({name: "page-store-" + people.length});
+        const started = performance.now();
+        await store.replaceList(1, records, {salt: "s", sync_token: "t"}, people);
+        const seconds = (performance.now() - started) / 1000;
+        const lookups = [];
+        const scans = [];
+        for (let k = 0; k < 200; k++) {
+            const wanted = records[(k * 7919) % n].code_hash;
+            let at = performance.now();
+            const record = await store.getAttendee(1, wanted);
+            lookups.push(performance.now() - at);
+            if (!record) {
+                throw new Error("the page's store did not find a record");
+            }
+            at = performance.now();
+            await store.putAttendee({...record, attendee: {...record.attendee, checked_in: true}});
+            await store.counts(1);
+            scans.push(performance.now() - at);
+        }
+        const counts = await store.counts(1);
+        store.close();
+        return {seconds, lookup_ms: percentiles(lookups), scan_write_ms: percentiles(scans), counts};
+    };
+    out.page_store = await page([]);
+    out.page_store_with_index = await page(records.map((r) => ({
+        position_id: r.owner, name: "Person " + r.owner, email: "p" + r.owner + "@example.org",
+        order: "ORD" + r.owner, company: null})));
     return out;
 }"""
 
@@ -112,6 +154,8 @@ def measure(records):
 
     with tempfile.TemporaryDirectory() as root:
         Path(root, "index.html").write_text("<!doctype html><title>store layout</title>")
+        # the page's modules beside it, as the page imports them
+        Path(root, "desk").symlink_to(STATIC / "desk")
         handler = functools.partial(_Quiet, directory=root)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -138,12 +182,20 @@ def main(argv=None):
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     result = measure(args.records)
+    records = args.records
     print("the desk's store in Chromium, {} records of a check-in-only download's shape".format(args.records))
     print("  one value per record, two indexes   {:6.1f} s".format(result["per_record"]))
     print("  the same, one relaxed transaction   {:6.1f} s".format(result["one_relaxed_transaction"]))
     print("  the same, without indexes          {:6.1f} s".format(result["without_indexes"]))
     print("  4096 buckets by the hash's prefix   {:6.1f} s".format(result["buckets"]))
     print("  a record read from its bucket       p50 {:.1f} ms, p99 {:.1f} ms".format(*result["bucket_read_ms"]))
+    for key, label in (("page_store", "the page's store (store.js)       "),
+                       ("page_store_with_index", "the same with the search index     ")):
+        figures = result[key]
+        print("  {} {:6.1f} s; a scan's read p50 {:.1f} ms, p99 {:.1f} ms; its write and recount p50 {:.1f} ms, "
+              "p99 {:.1f} ms".format(label, figures["seconds"], *figures["lookup_ms"], *figures["scan_write_ms"]))
+        if figures["counts"]["total"] != records or figures["counts"]["checkedIn"] < 1:
+            raise SystemExit("the page's store counted {} for {} records".format(figures["counts"], records))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
 

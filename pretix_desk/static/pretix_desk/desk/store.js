@@ -1,11 +1,16 @@
 /* The desk's offline store in IndexedDB "pretix-desk":
  *
- *   attendees  the downloaded records of each list, keyed by [list, code_hash], at most one
- *              per [list, owner] (a regenerated ticket secret replaces the old record); as
- *              the server sent them, personal fields sealed (seal.js opens them per scan)
- *   people     the search index of each list, keyed by [list, position_id]: name, e-mail,
- *              order code and company in clear, downloaded only by logins that may view
- *              orders (the preload head's "search"); nothing else reads it
+ *   records    the downloaded records of each list, in buckets keyed by [list, prefix]: the
+ *              first PREFIX hex digits of the record's lookup id (code_hash), about 25
+ *              records a bucket at 100,000; {list, prefix, records: {code_hash: record}}, at
+ *              most one record per owner (a regenerated ticket secret replaces the old one);
+ *              as the server sent them, personal fields sealed (seal.js opens them per scan)
+ *   positions  per list, in buckets keyed by [list, bucket] (the position id modulo
+ *              POSITION_BUCKETS): which lookup id each position's record has (owners), and
+ *              the search index (people: name, e-mail, order code and company in clear,
+ *              downloaded only by logins that may view orders, the preload head's "search")
+ *   counts     each list's {list, total, checkedIn}: every write moves them, so that the
+ *              footer's counters, recounted at every scan, read no record
  *   meta       each list's sync state and the preload head's settings, keyed by list; plus
  *              the record LOGIN_KEY: whose login downloaded them (its login tag)
  *   queue      scans and hand-outs waiting for upload (and offline scans uploaded in the
@@ -13,7 +18,11 @@
  *   conflicts  what uploads found out: an offline admission pretix recorded as forced or
  *              refused, a hand-out made twice; keyed by "key", kept until dismissed
  *
- * The service worker clears "attendees", "people" and "meta" (whole) when the session has
+ * Why buckets: IndexedDB in Chromium costs about 0.1 ms per value written, whatever its size;
+ * one value per record kept a door laptop 12 s from offline-ready at 100,000 attendees, 4,096
+ * buckets take under a second (docs/benchmarks.rst, "The desk page"). A scan reads one bucket.
+ *
+ * The service worker clears "records", "positions", "counts" and "meta" (whole) when the session has
  * ended; the queue and the conflicts are other stores so that nothing scanned is lost with
  * them. */
 
@@ -21,12 +30,16 @@ import {ownerOf} from "./offline.js";
 import {PERSONAL} from "./seal.js";
 
 export const DB_NAME = "pretix-desk";
-export const DB_VERSION = 5;
-export const DOWNLOADS = ["attendees", "people", "meta"];
+export const DB_VERSION = 6;
+export const DOWNLOADS = ["records", "positions", "counts", "meta"];
 export const LOGIN_KEY = "login";
 /** Where versions before 5 kept the login tag: "owner" now only means the position a
  * record's code belongs to. */
 const LEGACY_LOGIN_KEY = "owner";
+/** Hex digits of a lookup id that name its bucket: 4,096 buckets. */
+export const PREFIX = 3;
+export const POSITION_BUCKETS = 1024;
+const PERSONAL_FIELDS = Object.values(PERSONAL);
 
 function promisify(request) {
     return new Promise((resolve, reject) => {
@@ -43,13 +56,22 @@ function done(tx) {
     });
 }
 
+/** Every key [list, anything]: an array sorts after numbers and strings. */
 function listRange(list) {
-    return IDBKeyRange.bound([list, ""], [list, "\uffff"]);
+    return IDBKeyRange.bound([list], [list, []]);
 }
 
-/** Every key [list, anything]: an array sorts after numbers and strings. */
-function peopleRange(list) {
-    return IDBKeyRange.bound([list], [list, []]);
+function prefixOf(hash) {
+    return String(hash).slice(0, PREFIX);
+}
+
+function positionBucket(position) {
+    const n = Math.trunc(Number(position));
+    return Number.isFinite(n) ? Math.abs(n) % POSITION_BUCKETS : 0;
+}
+
+function hasOwner(owner) {
+    return owner !== undefined && owner !== null;
 }
 
 function upgrade(db, oldVersion, tx) {
@@ -65,24 +87,10 @@ function upgrade(db, oldVersion, tx) {
                 db.deleteObjectStore(name);
             }
         }
-        const attendees = db.createObjectStore("attendees", {keyPath: ["list", "code_hash"]});
-        attendees.createIndex("owner", ["list", "owner"]);
         db.createObjectStore("meta", {keyPath: "list"});
     }
     if (oldVersion < 3) {
         db.createObjectStore("conflicts", {keyPath: "key"});
-    }
-    if (oldVersion < 4) {
-        if (oldVersion >= 2) {
-            // Records before version 4 held names and e-mails in clear: download again,
-            // sealed. The queue and the conflicts stay.
-            tx.objectStore("attendees").clear();
-            tx.objectStore("meta").clear();
-        }
-        db.createObjectStore("people", {keyPath: ["list", "position_id"]});
-        // counted without reading a record: every scan recounts, and a readwrite transaction
-        // waits for a running read of the whole list
-        tx.objectStore("attendees").createIndex("checked", ["list", "checked"]);
     }
     if (oldVersion < 5 && oldVersion >= 4) {
         // The login tag moves to its own name; the downloads stay the same login's.
@@ -95,46 +103,157 @@ function upgrade(db, oldVersion, tx) {
             }
         };
     }
+    if (oldVersion < 6) {
+        // One value per record (versions 2-5; 3 and before held names in clear) becomes
+        // buckets: download every list again. The queue, the conflicts and whose login the
+        // downloads are stay (version 3 and before kept no login tag worth keeping).
+        for (const name of ["attendees", "people"]) {
+            if (db.objectStoreNames.contains(name)) {
+                db.deleteObjectStore(name);
+            }
+        }
+        db.createObjectStore("records", {keyPath: ["list", "prefix"]});
+        db.createObjectStore("positions", {keyPath: ["list", "bucket"]});
+        db.createObjectStore("counts", {keyPath: "list"});
+        if (oldVersion >= 2) {
+            const keep = oldVersion >= 4 ? [LOGIN_KEY, LEGACY_LOGIN_KEY] : [];
+            const cursor = tx.objectStore("meta").openCursor();
+            cursor.onsuccess = () => {
+                const at = cursor.result;
+                if (at) {
+                    if (!keep.includes(at.key)) {
+                        at.delete();
+                    }
+                    at.continue();
+                }
+            };
+        }
+    }
 }
 
-/** A record as the attendees store keeps it: what the server sent, with the search index
- * (its own store) and any opened personal field left out, whatever the caller passes. */
+/** A record as the records store keeps it: what the server sent, with the search index
+ * (its own store), the list (the bucket's) and any opened personal field left out, whatever
+ * the caller passes; owner filled in. */
 function storable(received) {
-    const {index, ...record} = received;
-    if (record.attendee) {
-        const attendee = {...record.attendee};
-        for (const field of Object.values(PERSONAL)) {
-            delete attendee[field];
-        }
-        record.attendee = attendee;
+    const {index, list, checked, ...record} = received;
+    const attendee = record.attendee;
+    // A received record has none (they are sealed): it is kept as it came, without the
+    // copy and the deletes that cost a second at 100,000 records.
+    if (attendee && PERSONAL_FIELDS.some((field) => field in attendee)) {
+        record.attendee = Object.fromEntries(Object.entries(attendee).filter(([field]) => !PERSONAL_FIELDS.includes(field)));
     }
-    record.checked = record.attendee && record.attendee.checked_in ? 1 : 0;
+    record.owner = ownerOf(received);
     return record;
 }
 
-/** Store one record, and drop any other record of the same owner on that list. Runs inside
- * the caller's transaction; requests run in order, so the lookup sees the state before.
- * The server leaves ``owner`` out when it is the attendee's own position (most records);
- * the stored record always has it, for the index. */
-function putReplacingOwner(attendees, list, received) {
-    const record = {...storable(received), owner: ownerOf(received)};
-    if (record.owner !== undefined && record.owner !== null) {
-        const keys = attendees.index("owner").getAllKeys(IDBKeyRange.only([list, record.owner]));
-        keys.onsuccess = () => {
-            for (const key of keys.result) {
-                if (key[1] !== record.code_hash) {
-                    attendees.delete(key);
-                }
-            }
-        };
+/** A search index entry as kept in its bucket (which names the list). */
+function indexEntry(person) {
+    if (!("list" in person)) {
+        return person;
     }
-    attendees.put({...record, list});
+    const {list, ...entry} = person;
+    return entry;
+}
+
+function isCheckedIn(record) {
+    return record && record.attendee && record.attendee.checked_in ? 1 : 0;
 }
 
 /** Whether a person matches an offline search (lower-cased query). */
 function matches(person, q) {
     return [person.name, person.email, person.order, person.company]
         .filter(Boolean).join("\n").toLowerCase().includes(q);
+}
+
+/** The buckets one readwrite transaction changes: loaded on demand (all gets of a step at
+ * once), changed in memory, written once at the end with the list's counts moved by what
+ * changed. */
+class OpenBuckets {
+    constructor(tx, list) {
+        this.tx = tx;
+        this.list = list;
+        this.records = new Map();
+        this.positions = new Map();
+        this.dirty = {records: new Set(), positions: new Set()};
+        this.delta = {total: 0, checkedIn: 0};
+    }
+
+    async load({prefixes = [], positions = []}) {
+        const wanted = [
+            ...[...new Set(prefixes)].filter((p) => !this.records.has(p)).map((p) => ["records", this.records, p]),
+            ...[...new Set(positions.filter(hasOwner).map(positionBucket))].filter((b) => !this.positions.has(b))
+                .map((b) => ["positions", this.positions, b]),
+        ];
+        await Promise.all(wanted.map(async ([name, into, key]) => {
+            const found = await promisify(this.tx.objectStore(name).get([this.list, key]));
+            into.set(key, found || (name === "records"
+                ? {list: this.list, prefix: key, records: {}}
+                : {list: this.list, bucket: key, owners: {}, people: {}}));
+        }));
+    }
+
+    record(hash) {
+        const bucket = this.records.get(prefixOf(hash));
+        return bucket ? bucket.records[hash] || null : null;
+    }
+
+    hashOf(owner) {
+        const bucket = hasOwner(owner) ? this.positions.get(positionBucket(owner)) : null;
+        return bucket ? bucket.owners[owner] || null : null;
+    }
+
+    putRecord(record) {
+        const prefix = prefixOf(record.code_hash);
+        const old = this.records.get(prefix).records[record.code_hash];
+        this.count(old, -1);
+        this.records.get(prefix).records[record.code_hash] = record;
+        this.count(record, 1);
+        this.dirty.records.add(prefix);
+    }
+
+    deleteRecord(hash) {
+        const prefix = prefixOf(hash);
+        const bucket = this.records.get(prefix);
+        if (bucket && bucket.records[hash]) {
+            this.count(bucket.records[hash], -1);
+            delete bucket.records[hash];
+            this.dirty.records.add(prefix);
+        }
+    }
+
+    count(record, sign) {
+        if (record) {
+            this.delta.total += sign;
+            this.delta.checkedIn += sign * isCheckedIn(record);
+        }
+    }
+
+    position(owner) {
+        const key = positionBucket(owner);
+        this.dirty.positions.add(key);
+        return this.positions.get(key);
+    }
+
+    /** Write the changed buckets (an emptied one goes) and the stored counts moved by what
+     * changed. */
+    write(stored) {
+        for (const [name, buckets] of [["records", this.records], ["positions", this.positions]]) {
+            const store = this.tx.objectStore(name);
+            for (const key of this.dirty[name]) {
+                const bucket = buckets.get(key);
+                const empty = name === "records" ? !Object.keys(bucket.records).length
+                    : !Object.keys(bucket.owners).length && !Object.keys(bucket.people).length;
+                if (empty) {
+                    store.delete([this.list, key]);
+                } else {
+                    store.put(bucket);
+                }
+            }
+        }
+        const before = stored || {total: 0, checkedIn: 0};
+        this.tx.objectStore("counts").put({list: this.list, total: before.total + this.delta.total,
+                                           checkedIn: before.checkedIn + this.delta.checkedIn});
+    }
 }
 
 export class DeskStore {
@@ -193,7 +312,7 @@ export class DeskStore {
         return meta ? meta.login : null;
     }
 
-    /** Delete every downloaded list (attendees, search index and meta), keep the queue;
+    /** Delete every downloaded list (records, search index and meta), keep the queue;
      * record whose login (its tag) the next downloads are. */
     async clearDownloads({login = null} = {}) {
         const tx = this.db.transaction(DOWNLOADS, "readwrite");
@@ -206,28 +325,56 @@ export class DeskStore {
         await done(tx);
     }
 
-    /** Replace a list's attendees, search index and sync state at once: a reader never sees
+    /** Replace a list's records, search index and sync state at once: a reader never sees
      * half a list. people: the index entries ({position_id, name, email, order, company}),
-     * none for a login that may not list attendees. */
+     * none for a login that may not list attendees. Relaxed durability: a download lost to
+     * a crash is downloaded again. */
     async replaceList(list, records, meta, people = []) {
-        const tx = this.db.transaction(DOWNLOADS, "readwrite");
-        const attendees = tx.objectStore("attendees");
-        attendees.delete(listRange(list));
-        // The list starts empty: one record per owner (the last) is chosen here, without an
-        // index lookup per record (100,000 of them at a big event's first download).
+        const tx = this.db.transaction(DOWNLOADS, "readwrite", {durability: "relaxed"});
+        // The list starts empty: one record per owner (the last) is chosen here, without a
+        // lookup per record (100,000 of them at a big event's first download).
         const last = new Map();
         for (const received of records) {
             const owner = ownerOf(received);
-            last.set(owner === null || owner === undefined ? received : owner, received);
+            last.set(hasOwner(owner) ? owner : received, received);
         }
+        const buckets = new Map();
+        const positions = new Map();
+        const position = (owner) => {
+            const key = positionBucket(owner);
+            if (!positions.has(key)) {
+                positions.set(key, {list, bucket: key, owners: {}, people: {}});
+            }
+            return positions.get(key);
+        };
+        const counts = {total: 0, checkedIn: 0};
         for (const received of last.values()) {
-            attendees.put({...storable(received), owner: ownerOf(received), list});
+            const record = storable(received);
+            const prefix = prefixOf(record.code_hash);
+            if (!buckets.has(prefix)) {
+                buckets.set(prefix, {list, prefix, records: {}});
+            }
+            buckets.get(prefix).records[record.code_hash] = record;
+            if (hasOwner(record.owner)) {
+                position(record.owner).owners[record.owner] = record.code_hash;
+            }
+            counts.total += 1;
+            counts.checkedIn += isCheckedIn(record);
         }
-        const index = tx.objectStore("people");
-        index.delete(peopleRange(list));
         for (const person of people) {
-            index.put({...person, list});
+            position(person.position_id).people[person.position_id] = indexEntry(person);
         }
+        const recordStore = tx.objectStore("records");
+        recordStore.delete(listRange(list));
+        for (const bucket of buckets.values()) {
+            recordStore.put(bucket);
+        }
+        const positionStore = tx.objectStore("positions");
+        positionStore.delete(listRange(list));
+        for (const bucket of positions.values()) {
+            positionStore.put(bucket);
+        }
+        tx.objectStore("counts").put({list, ...counts});
         tx.objectStore("meta").put({...meta, list});
         await done(tx);
     }
@@ -235,74 +382,128 @@ export class DeskStore {
     /** Apply an incremental sync: removed hashes go (with their owner's index entry, unless a
      * record of this sync is the owner's new one), each record replaces its owner's old one. */
     async mergeList(list, records, removed, meta, people = []) {
-        const tx = this.db.transaction(DOWNLOADS, "readwrite");
-        const attendees = tx.objectStore("attendees");
-        const index = tx.objectStore("people");
-        const arriving = new Set(records.map(ownerOf));
-        for (const hash of removed || []) {
-            const gone = attendees.get([list, hash]);
-            gone.onsuccess = () => {
-                const owner = gone.result ? ownerOf(gone.result) : null;
-                if (owner !== null && owner !== undefined && !arriving.has(owner)) {
-                    index.delete([list, owner]);
+        await this.change(list, {records, removed: removed || [], people, meta});
+    }
+
+    /** One readwrite transaction that reads the buckets it changes, step by step (a removed
+     * record names its owner's bucket, an owner names its old record's), and writes them. */
+    async change(list, {records = [], removed = [], people = [], meta = null}) {
+        const tx = this.db.transaction(meta ? DOWNLOADS : ["records", "positions", "counts"], "readwrite");
+        const finished = done(tx);
+        try {
+            const open = new OpenBuckets(tx, list);
+            const incoming = records.map(storable);
+            const [stored] = await Promise.all([
+                promisify(tx.objectStore("counts").get(list)),
+                open.load({
+                    prefixes: [...removed, ...incoming.map((r) => r.code_hash)].map(prefixOf),
+                    positions: [...incoming.map((r) => r.owner), ...people.map((p) => p.position_id)],
+                }),
+            ]);
+            const arriving = new Set(incoming.map((r) => r.owner).filter(hasOwner));
+            await open.load({positions: removed.map((hash) => (open.record(hash) || {}).owner)});
+            for (const hash of removed) {
+                const gone = open.record(hash);
+                open.deleteRecord(hash);
+                if (gone && hasOwner(gone.owner) && !arriving.has(gone.owner)) {
+                    const bucket = open.position(gone.owner);
+                    if (bucket.owners[gone.owner] === hash) {
+                        delete bucket.owners[gone.owner];
+                    }
+                    delete bucket.people[gone.owner];
                 }
-            };
-            attendees.delete([list, hash]);
+            }
+            await open.load({prefixes: incoming.map((r) => open.hashOf(r.owner)).filter(Boolean).map(prefixOf)});
+            for (const record of incoming) {
+                if (hasOwner(record.owner)) {
+                    const old = open.hashOf(record.owner);
+                    if (old && old !== record.code_hash) {
+                        open.deleteRecord(old);
+                    }
+                    open.position(record.owner).owners[record.owner] = record.code_hash;
+                }
+                open.putRecord(record);
+            }
+            for (const person of people) {
+                open.position(person.position_id).people[person.position_id] = indexEntry(person);
+            }
+            open.write(stored);
+            if (meta) {
+                tx.objectStore("meta").put({...meta, list});
+            }
+        } catch (e) {
+            finished.catch(() => {});
+            try {
+                tx.abort();
+            } catch (ignored) {
+                // it ended already, with this error
+            }
+            throw e;
         }
-        for (const record of records) {
-            putReplacingOwner(attendees, list, record);
-        }
-        for (const person of people) {
-            index.put({...person, list});
-        }
-        tx.objectStore("meta").put({...meta, list});
-        await done(tx);
+        await finished;
     }
 
     async getAttendee(list, codeHash) {
-        const tx = this.db.transaction("attendees");
-        return (await promisify(tx.objectStore("attendees").get([list, codeHash]))) || null;
+        const tx = this.db.transaction("records");
+        const bucket = await promisify(tx.objectStore("records").get([list, prefixOf(codeHash)]));
+        const record = bucket ? bucket.records[codeHash] : null;
+        return record ? {...record, list} : null;
     }
 
     async getByOwner(list, owner) {
-        const tx = this.db.transaction("attendees");
-        const found = await promisify(tx.objectStore("attendees").index("owner").getAll(IDBKeyRange.only([list, owner])));
-        return found[0] || null;
+        const tx = this.db.transaction(["records", "positions"]);
+        const bucket = await promisify(tx.objectStore("positions").get([list, positionBucket(owner)]));
+        const hash = bucket ? bucket.owners[owner] : null;
+        if (!hash) {
+            return null;
+        }
+        const records = await promisify(tx.objectStore("records").get([list, prefixOf(hash)]));
+        const record = records ? records.records[hash] : null;
+        return record ? {...record, list} : null;
     }
 
+    /** Store one record (it replaces any other of the same owner on its list) and move the
+     * list's counts by what it changed. */
     async putAttendee(record) {
-        const tx = this.db.transaction("attendees", "readwrite");
-        putReplacingOwner(tx.objectStore("attendees"), record.list, record);
-        await done(tx);
+        await this.change(record.list, {records: [record]});
     }
 
     async listAttendees(list) {
-        const tx = this.db.transaction("attendees");
-        return promisify(tx.objectStore("attendees").getAll(listRange(list)));
+        const tx = this.db.transaction("records");
+        const buckets = await promisify(tx.objectStore("records").getAll(listRange(list)));
+        return buckets.flatMap((bucket) => Object.values(bucket.records).map((record) => ({...record, list})));
     }
 
+    /** {total, checkedIn} of a list, without reading a record. */
     async counts(list) {
-        const attendees = this.db.transaction("attendees").objectStore("attendees");
-        const [total, checkedIn] = await Promise.all([
-            promisify(attendees.count(listRange(list))),
-            promisify(attendees.index("checked").count(IDBKeyRange.only([list, 1]))),
-        ]);
-        return {total, checkedIn};
+        const tx = this.db.transaction("counts");
+        const stored = await promisify(tx.objectStore("counts").get(list));
+        return stored ? {total: stored.total, checkedIn: stored.checkedIn} : {total: 0, checkedIn: 0};
     }
 
     /** Offline search over a list's search index: name, e-mail, order code or company.
-     * Returns index entries; the caller finds their records by owner. */
+     * Returns index entries by position id; the caller finds their records by owner. */
     async searchPeople(list, query, limit = 50) {
         const q = query.trim().toLowerCase();
-        const tx = this.db.transaction("people");
-        const found = (await promisify(tx.objectStore("people").getAll(peopleRange(list)))).filter((p) => matches(p, q));
-        return found.slice(0, limit);
+        const tx = this.db.transaction("positions");
+        const buckets = await promisify(tx.objectStore("positions").getAll(listRange(list)));
+        const found = [];
+        for (const bucket of buckets) {
+            for (const person of Object.values(bucket.people)) {
+                if (matches(person, q)) {
+                    found.push({...person, list});
+                }
+            }
+        }
+        return found.sort((a, b) => a.position_id - b.position_id).slice(0, limit);
     }
 
     /** The index entry of a position on a list, or null (none without the index). */
     async getPerson(list, positionId) {
-        const tx = this.db.transaction("people");
-        return (await promisify(tx.objectStore("people").get([list, positionId]))) || null;
+        const tx = this.db.transaction("positions");
+        const bucket = await promisify(tx.objectStore("positions").get([list, positionBucket(positionId)]));
+        const person = bucket ? bucket.people[positionId] : null;
+        return person ? {...person, list} : null;
     }
 
     async queueAdd(item) {

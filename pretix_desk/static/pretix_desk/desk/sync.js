@@ -16,7 +16,9 @@ export const INTERVAL_OFFLINE_MS = 8000;
  * sent none: the attendee's own position then). */
 export function toRecord(raw) {
     const {index, ...record} = raw;
-    return {...record, owner: ownerOf(raw), line_items: raw.line_items || []};
+    record.owner = ownerOf(raw);
+    record.line_items = raw.line_items || [];
+    return record;
 }
 
 /** What a search index entry shows of a person: {name, email, order, company}. */
