@@ -1066,11 +1066,12 @@ def test_store_upgrade_from_version_3_drops_the_clear_records_and_keeps_queue_an
 
 
 @pytest.mark.parametrize("version", [4, 5])
-def test_store_upgrade_to_buckets_downloads_again_and_keeps_whose_login_the_downloads_are(js, version):
-    """Versions 4 and 5 kept one value per record; version 6 keeps buckets, so the lists are
-    downloaded again. Whose login downloaded them stays (version 4 called it "owner", the
-    word that otherwise means the position a record's code belongs to), and so do the queue
-    and the conflicts."""
+def test_store_upgrade_to_buckets_keeps_the_downloads_and_whose_login_they_are(js, version):
+    """Versions 4 and 5 kept one value per record; version 6 keeps buckets. A door laptop
+    whose page is upgraded while the network is down keeps answering: its downloads move
+    into buckets with their sync state, search index and counts. Whose login downloaded
+    them stays (version 4 called it "owner", the word that otherwise means the position a
+    record's code belongs to), and so do the queue and the conflicts."""
     assert js("""
         const {DeskStore} = await load("store.js");
         const name = "desk-test-" + Math.random();
@@ -1088,30 +1089,40 @@ def test_store_upgrade_to_buckets_downloads_again_and_keeps_whose_login_the_down
         };
         const old = await promisify(req);
         const tx = old.transaction(["attendees", "meta", "people", "queue", "conflicts"], "readwrite");
-        tx.objectStore("attendees").put({list: 1, code_hash: "h", owner: 7, checked: 0, attendee: {position_id: 7}});
-        tx.objectStore("people").put({list: 1, position_id: 7, name: "Ada"});
+        const record = (list, hash, owner, inside) => ({list, code_hash: hash, owner, checked: inside ? 1 : 0, sealed: "S",
+                                                        line_items: [], attendee: {position_id: owner, checked_in: inside}});
+        tx.objectStore("attendees").put(record(1, "abc1", 7, false));
+        tx.objectStore("attendees").put(record(1, "def2", 8, true));
+        tx.objectStore("attendees").put(record(2, "abc1", 7, true));
+        tx.objectStore("people").put({list: 1, position_id: 7, name: "Ada", email: null, order: "ORD7", company: null});
         tx.objectStore("meta").put({list: 1, salt: "s", sync_token: "t"});
+        tx.objectStore("meta").put({list: 2, salt: "s2", sync_token: "t2"});
         tx.objectStore("meta").put(arg === 4 ? {list: "owner", owner: "me"} : {list: "login", login: "me"});
         tx.objectStore("queue").put({nonce: "n1", list: 1, state: "pending", body: {}});
         tx.objectStore("conflicts").put({key: "checkin:1", event: "e"});
         await new Promise((ok) => (tx.oncomplete = ok));
         old.close();
         const s = await DeskStore.open({name});
-        const out = {version: s.db.version, byOwner: await s.getByOwner(1, 7), meta: await s.getMeta(1),
-                     person: await s.getPerson(1, 7), login: await s.getLogin(), legacy: await s.getMeta("owner"),
+        const out = {version: s.db.version, byOwner: (await s.getByOwner(1, 7)).code_hash,
+                     scanned: (await s.getAttendee(1, "def2")).attendee.checked_in, other: (await s.getAttendee(2, "abc1")).list,
+                     meta: [(await s.getMeta(1)).sync_token, (await s.getMeta(2)).sync_token],
+                     counts: [await s.counts(1), await s.counts(2)], found: (await s.searchPeople(1, "ada")).map((p) => p.order),
+                     login: await s.getLogin(), legacy: await s.getMeta("owner"),
                      queue: (await s.queueAll()).map((i) => i.nonce), conflicts: (await s.conflictAll()).map((c) => c.key),
                      stores: [...s.db.objectStoreNames].sort()};
-        // the next download is stored in buckets
-        await s.replaceList(1, [{code_hash: "abc1", owner: 7, line_items: [], attendee: {position_id: 7, checked_in: true}}],
-                            {salt: "s2", sync_token: "t2"}, [{position_id: 7, name: "Ada"}]);
-        out.after = [(await s.getByOwner(1, 7)).code_hash, (await s.getPerson(1, 7)).name, await s.counts(1)];
+        // the next incremental sync merges into the buckets
+        await s.mergeList(1, [{code_hash: "fff9", owner: 7, line_items: [], attendee: {position_id: 7, checked_in: true}}], [],
+                          {salt: "s", sync_token: "t3"});
+        out.after = [(await s.getByOwner(1, 7)).code_hash, await s.getAttendee(1, "abc1"), await s.counts(1)];
         s.close();
         indexedDB.deleteDatabase(name);
         return out;
     """, version) == {
-        "version": 6, "byOwner": None, "meta": None, "person": None, "login": "me", "legacy": None,
-        "queue": ["n1"], "conflicts": ["checkin:1"], "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"],
-        "after": ["abc1", "Ada", {"total": 1, "checkedIn": 1}],
+        "version": 6, "byOwner": "abc1", "scanned": True, "other": 2, "meta": ["t", "t2"],
+        "counts": [{"total": 2, "checkedIn": 1}, {"total": 1, "checkedIn": 1}], "found": ["ORD7"],
+        "login": "me", "legacy": None, "queue": ["n1"], "conflicts": ["checkin:1"],
+        "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"],
+        "after": ["fff9", None, {"total": 2, "checkedIn": 2}],
     }
 
 

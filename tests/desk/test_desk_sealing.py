@@ -229,3 +229,11 @@ def test_one_key_pair_per_event(event, other_event):
     assert envelope.public_jwk(event) == envelope.public_jwk(event)
     assert envelope.public_jwk(event)["kid"] != envelope.public_jwk(other_event)["kid"]
     assert OrderPosition  # (imported for the scoped fixtures)
+
+
+def test_sealed_json_opens_as_the_fields_given():
+    """Names with quotes, slashes and letters beyond ASCII come back as they were sealed."""
+    master = sealing.derive_master("CODE", "salt")
+    data = {"n": "Zoë \"Zed\" O'Neil / 李", "e": "z@example.org", "t": ["VIP", "a\\b"]}
+    lookup = sealing.lookup_id(master, "list")
+    assert sealing.unseal("CODE", "salt", lookup, sealing.seal(master, lookup, data)) == data

@@ -104,31 +104,79 @@ function upgrade(db, oldVersion, tx) {
         };
     }
     if (oldVersion < 6) {
-        // One value per record (versions 2-5; 3 and before held names in clear) becomes
-        // buckets: download every list again. The queue, the conflicts and whose login the
-        // downloads are stay (version 3 and before kept no login tag worth keeping).
-        for (const name of ["attendees", "people"]) {
-            if (db.objectStoreNames.contains(name)) {
-                db.deleteObjectStore(name);
-            }
-        }
         db.createObjectStore("records", {keyPath: ["list", "prefix"]});
         db.createObjectStore("positions", {keyPath: ["list", "bucket"]});
         db.createObjectStore("counts", {keyPath: "list"});
-        if (oldVersion >= 2) {
-            const keep = oldVersion >= 4 ? [LOGIN_KEY, LEGACY_LOGIN_KEY] : [];
-            const cursor = tx.objectStore("meta").openCursor();
-            cursor.onsuccess = () => {
-                const at = cursor.result;
-                if (at) {
-                    if (!keep.includes(at.key)) {
-                        at.delete();
-                    }
-                    at.continue();
+        if (oldVersion >= 4) {
+            carryOver(db, tx);
+        } else if (oldVersion >= 2) {
+            // Version 3 and before held names in clear: download every list again. The
+            // queue and the conflicts stay.
+            for (const name of ["attendees", "people"]) {
+                if (db.objectStoreNames.contains(name)) {
+                    db.deleteObjectStore(name);
                 }
-            };
+            }
+            tx.objectStore("meta").clear();
         }
     }
+}
+
+/** Versions 4 and 5 kept one value per record: the same downloads move into buckets, with
+ * their sync state, so that a door laptop whose page is upgraded while the network is down
+ * keeps answering from its list. Requests run in order: the records are read first. */
+function carryOver(db, tx) {
+    const records = tx.objectStore("attendees").getAll();
+    const people = tx.objectStore("people").getAll();
+    people.onsuccess = () => {
+        const lists = new Map();
+        const of = (list) => {
+            if (!lists.has(list)) {
+                lists.set(list, {records: [], people: []});
+            }
+            return lists.get(list);
+        };
+        records.result.forEach((record) => of(record.list).records.push(record));
+        people.result.forEach((person) => of(person.list).people.push(person));
+        for (const [list, kept] of lists) {
+            writeList(tx, list, kept.records, kept.people);
+        }
+        db.deleteObjectStore("attendees");
+        db.deleteObjectStore("people");
+    };
+}
+
+/** Write a list's buckets and counts into a list emptied before (one record per owner). */
+function writeList(tx, list, records, people) {
+    const buckets = new Map();
+    const positions = new Map();
+    const position = (owner) => {
+        const key = positionBucket(owner);
+        if (!positions.has(key)) {
+            positions.set(key, {list, bucket: key, owners: {}, people: {}});
+        }
+        return positions.get(key);
+    };
+    const counts = {list, total: 0, checkedIn: 0};
+    for (const received of records) {
+        const record = storable(received);
+        const prefix = prefixOf(record.code_hash);
+        if (!buckets.has(prefix)) {
+            buckets.set(prefix, {list, prefix, records: {}});
+        }
+        buckets.get(prefix).records[record.code_hash] = record;
+        if (hasOwner(record.owner)) {
+            position(record.owner).owners[record.owner] = record.code_hash;
+        }
+        counts.total += 1;
+        counts.checkedIn += isCheckedIn(record);
+    }
+    for (const person of people) {
+        position(person.position_id).people[person.position_id] = indexEntry(person);
+    }
+    buckets.forEach((bucket) => tx.objectStore("records").put(bucket));
+    positions.forEach((bucket) => tx.objectStore("positions").put(bucket));
+    tx.objectStore("counts").put(counts);
 }
 
 /** A record as the records store keeps it: what the server sent, with the search index
@@ -338,43 +386,9 @@ export class DeskStore {
             const owner = ownerOf(received);
             last.set(hasOwner(owner) ? owner : received, received);
         }
-        const buckets = new Map();
-        const positions = new Map();
-        const position = (owner) => {
-            const key = positionBucket(owner);
-            if (!positions.has(key)) {
-                positions.set(key, {list, bucket: key, owners: {}, people: {}});
-            }
-            return positions.get(key);
-        };
-        const counts = {total: 0, checkedIn: 0};
-        for (const received of last.values()) {
-            const record = storable(received);
-            const prefix = prefixOf(record.code_hash);
-            if (!buckets.has(prefix)) {
-                buckets.set(prefix, {list, prefix, records: {}});
-            }
-            buckets.get(prefix).records[record.code_hash] = record;
-            if (hasOwner(record.owner)) {
-                position(record.owner).owners[record.owner] = record.code_hash;
-            }
-            counts.total += 1;
-            counts.checkedIn += isCheckedIn(record);
-        }
-        for (const person of people) {
-            position(person.position_id).people[person.position_id] = indexEntry(person);
-        }
-        const recordStore = tx.objectStore("records");
-        recordStore.delete(listRange(list));
-        for (const bucket of buckets.values()) {
-            recordStore.put(bucket);
-        }
-        const positionStore = tx.objectStore("positions");
-        positionStore.delete(listRange(list));
-        for (const bucket of positions.values()) {
-            positionStore.put(bucket);
-        }
-        tx.objectStore("counts").put({list, ...counts});
+        tx.objectStore("records").delete(listRange(list));
+        tx.objectStore("positions").delete(listRange(list));
+        writeList(tx, list, last.values(), people);
         tx.objectStore("meta").put({...meta, list});
         await done(tx);
     }
