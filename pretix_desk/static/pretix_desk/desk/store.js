@@ -22,9 +22,9 @@
  * one value per record kept a door laptop 12 s from offline-ready at 100,000 attendees, 4,096
  * buckets take under a second (docs/benchmarks.rst, "The desk page"). A scan reads one bucket.
  *
- * The service worker clears "records", "positions", "counts" and "meta" (whole) when the session has
- * ended; the queue and the conflicts are other stores so that nothing scanned is lost with
- * them. */
+ * The service worker clears "records", "positions", "counts" and "meta" (whole) when the
+ * session has ended; the queue and the conflicts are other stores so that nothing scanned
+ * is lost with them. */
 
 import {ownerOf} from "./offline.js";
 import {PERSONAL} from "./seal.js";
