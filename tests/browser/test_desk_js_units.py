@@ -898,7 +898,7 @@ def test_store_keeps_no_index_or_opened_field_in_the_records(js):
 
 
 def test_store_counts_a_list_without_reading_it(js):
-    """The footer's counters, recounted at every scan, are kept with the list's meta by every
+    """The footer's counters, recounted at every scan, are kept in the counts store by every
     write: a full download, an incremental one (removed, replaced, a new secret) and a scan."""
     assert js("""
         const {DeskStore} = await load("store.js");

@@ -17,7 +17,7 @@ prints, in seconds, writing them
 * as 4,096 values, buckets by the lookup id's first three hex digits;
 
 and the time to read one record from its bucket (p50, p99); then through the page's
-``store.js`` (buckets of records and of positions, the counts in the meta), without and
+``store.js`` (buckets of records and of positions, the counts in a store of their own), without and
 with a search index entry per record: the download stored, a scan's read, and a scan's
 write with the footer's recount. It fails when the store's counts are wrong.
 ``docs/benchmarks.rst`` ("The desk page") shows a run and what it means for the store's

@@ -70,6 +70,15 @@ function positionBucket(position) {
     return Number.isFinite(n) ? Math.abs(n) % POSITION_BUCKETS : 0;
 }
 
+/** Empty buckets, as a write creates them where none is stored. */
+function recordBucket(list, prefix) {
+    return {list, prefix, records: {}};
+}
+
+function positionsBucket(list, bucket) {
+    return {list, bucket, owners: {}, people: {}};
+}
+
 function hasOwner(owner) {
     return owner !== undefined && owner !== null;
 }
@@ -153,7 +162,7 @@ function writeList(tx, list, records, people) {
     const position = (owner) => {
         const key = positionBucket(owner);
         if (!positions.has(key)) {
-            positions.set(key, {list, bucket: key, owners: {}, people: {}});
+            positions.set(key, positionsBucket(list, key));
         }
         return positions.get(key);
     };
@@ -162,7 +171,7 @@ function writeList(tx, list, records, people) {
         const record = storable(received);
         const prefix = prefixOf(record.code_hash);
         if (!buckets.has(prefix)) {
-            buckets.set(prefix, {list, prefix, records: {}});
+            buckets.set(prefix, recordBucket(list, prefix));
         }
         buckets.get(prefix).records[record.code_hash] = record;
         if (hasOwner(record.owner)) {
@@ -234,9 +243,7 @@ class OpenBuckets {
         ];
         await Promise.all(wanted.map(async ([name, into, key]) => {
             const found = await promisify(this.tx.objectStore(name).get([this.list, key]));
-            into.set(key, found || (name === "records"
-                ? {list: this.list, prefix: key, records: {}}
-                : {list: this.list, bucket: key, owners: {}, people: {}}));
+            into.set(key, found || (name === "records" ? recordBucket : positionsBucket)(this.list, key));
         }));
     }
 
