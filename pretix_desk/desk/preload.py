@@ -452,7 +452,7 @@ def iter_removed_hashes(preload: Preload):
 
 
 def iter_json(preload: Preload):
-    """The response body, a few hundred records per chunk.
+    """The response body, a hundred records per chunk, one per line.
 
     Runs after the view has returned, outside pretix's request scope, so it sets up the
     organizer scope and language itself.
@@ -478,21 +478,26 @@ def iter_json(preload: Preload):
             # what answers a signed ticket sold after this download (desk/signed.py)
             "signed": signed.head(preload),
         }
-        yield _dumps(head)[:-1] + ',"attendees":['
+        # One line for the head, one per record, one for the rest: still one JSON document
+        # (a newline is whitespace to JSON and escaped in its strings), which the page
+        # parses line by line as it arrives (desk/download.js).
+        yield _dumps(head)[:-1] + ',"attendees":[\n'
         count = 0
         buffer = []
         for record in iter_records(preload):
             buffer.append(record)
             if len(buffer) >= RECORDS_PER_CHUNK:
-                yield ("," if count else "") + _dumps(buffer)[1:-1]
+                yield (",\n" if count else "") + ",\n".join(map(_dumps, buffer))
                 count += len(buffer)
                 buffer = []
         if buffer:
-            yield ("," if count else "") + _dumps(buffer)[1:-1]
+            yield (",\n" if count else "") + ",\n".join(map(_dumps, buffer))
             count += len(buffer)
         removed = list(iter_removed_hashes(preload))
         conflicts = [serialization.conflict_data(c, tz=tz) for c in recent_conflicts(preload)]
-        yield '],"removed":%s,"conflicts":%s,"count":%d}' % (_dumps(removed), _dumps(conflicts), count)
+        yield '%s],"removed":%s,"conflicts":%s,"count":%d}' % (
+            "\n" if count else "", _dumps(removed), _dumps(conflicts), count,
+        )
 
 
 def _dumps(data):

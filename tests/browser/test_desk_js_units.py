@@ -463,6 +463,67 @@ def test_api_reports_every_outcome_and_a_cut_off_body_is_a_network_failure(js):
     }
 
 
+PRELOAD_LINES = (
+    '{"list":7,"salt":"s","attendees":[\n'
+    '{"attendee":{"position_id":1,"name":"Zo\\u00eb \\"Z\\" \\n, ],"},"code_hash":"aa"},\n'
+    '{"attendee":{"position_id":2},"line_items":[{"item":"\u00dcml\u00e4ut \u2713 \U0001F39F"}],"code_hash":"bb"}\n'
+    '],"removed":["cc"],"conflicts":[],"count":2}'
+)
+
+
+def test_a_download_is_read_line_by_line_as_it_streams_whatever_its_pieces(js):
+    """The preload's lines (preload.iter_json) parsed as the bytes arrive give what parsing
+    the whole document gives, wherever the network splits it (also inside a character of
+    several bytes); a body without those lines is parsed whole; a document cut before its
+    last line, or missing records, is a network failure, not an empty list."""
+    import json
+
+    result = js("""
+        const {LineDocument, readDocument} = await load("download.js");
+        const {DeskApi, NetworkError} = await load("api.js");
+        const bytes = new TextEncoder().encode(arg.body);
+        const streamed = (pieces) => new Response(new ReadableStream({
+            start(c) { pieces.forEach((p) => c.enqueue(p)); c.close(); },
+        }), {status: 200});
+        const split = (data, size) => {
+            const out = [];
+            for (let i = 0; i < data.length; i += size) out.push(data.slice(i, i + size));
+            return out;
+        };
+        const out = {bySize: {}};
+        for (const size of [1, 2, 3, 5, 7, 64, 100000]) {
+            out.bySize[size] = await readDocument(streamed(split(bytes, size)));
+        }
+        const whole = new LineDocument();
+        whole.push('{"a": [1,\\n 2], "b": 3}');
+        out.fallback = whole.end();
+        const failures = [];
+        for (const body of [arg.body.slice(0, arg.body.indexOf("\\n],")),
+                            arg.body.replace('"count":2', '"count":3'), arg.body + "\\n{}"]) {
+            const api = new DeskApi({base: "/x/", isOnline: () => true,
+                                     fetchImpl: async () => streamed([new TextEncoder().encode(body)])});
+            try { await api.preload({}); failures.push("answered"); }
+            catch (e) { failures.push(e instanceof NetworkError ? e.kind : String(e)); }
+        }
+        out.failures = failures;
+        const api = new DeskApi({base: "/x/", isOnline: () => true,
+                                 fetchImpl: async () => streamed(split(bytes, 9))});
+        out.viaApi = (await api.preload({})).data;
+        const error = new DeskApi({base: "/x/", isOnline: () => true,
+                                   fetchImpl: async () => new Response('{"detail": "no"}', {status: 400})});
+        out.refused = (await error.preload({})).data;
+        return out;
+    """, {"body": PRELOAD_LINES})
+    expected = json.loads(PRELOAD_LINES)
+    assert expected["attendees"][0]["attendee"]["name"] == 'Zo\u00eb "Z" \n, ],'
+    for size, parsed in result["bySize"].items():
+        assert parsed == expected, size
+    assert result["viaApi"] == expected
+    assert result["fallback"] == {"a": [1, 2], "b": 3}
+    assert result["failures"] == ["network", "network", "network"]
+    assert result["refused"] == {"detail": "no"}
+
+
 def test_prefs_several_lists_gate_and_badges(js):
     assert js("""
         const {Prefs} = await load("prefs.js");
@@ -876,6 +937,100 @@ def test_store_replace_merge_and_queue_survive_reopen(js):
     }
 
 
+def test_an_offline_answer_and_the_footer_read_no_more_of_the_queue_than_they_show(js):
+    """After hours offline the queue holds thousands of items; an answer counts only its
+    ticket's (queue.ofOwner) and the footer counts the pending ones and reads only the
+    failing and parked (queue.summary), through the store's indexes: the same as reading
+    the whole queue and filtering it (what a store without them does), and the whole
+    queue is not read. Items stored before the indexes existed (version 6) are in them."""
+    result = js("""
+        const {DeskStore} = await load("store.js");
+        const {SyncQueue} = await load("queue.js");
+        const name = "desk-test-" + Math.random();
+        const promisify = (r) => new Promise((ok, ko) => { r.onsuccess = () => ok(r.result); r.onerror = () => ko(r.error); });
+        const req = indexedDB.open(name, 6);
+        req.onupgradeneeded = () => {
+            const db = req.result;
+            db.createObjectStore("queue", {keyPath: "seq", autoIncrement: true}).createIndex("nonce", "nonce", {unique: true});
+            for (const [store, keyPath] of [["meta", "list"], ["conflicts", "key"], ["counts", "list"],
+                                            ["records", ["list", "prefix"]], ["positions", ["list", "bucket"]]]) {
+                db.createObjectStore(store, {keyPath});
+            }
+        };
+        const old = await promisify(req);
+        const item = (i, event = "org:ev") => ({
+            event, kind: i % 7 ? "scan" : "redeem", list: 1 + (i % 2), api: "/a/", owner: i % 10, nonce: event + i,
+            created: "2026-01-01T10:00:00Z", body: {sealed: "x"}, label: null,
+            state: ["pending", "pending", "pending", "uploaded", "parked"][i % 5], attempts: i % 3 === 0 ? 2 : 0,
+        });
+        let tx = old.transaction("queue", "readwrite");
+        for (let i = 0; i < 40; i++) tx.objectStore("queue").put(item(i));
+        await new Promise((ok) => (tx.oncomplete = ok));
+        old.close();
+        const store = await DeskStore.open({name});
+        for (let i = 40; i < 200; i++) await store.queueAdd(item(i));
+        for (let i = 0; i < 20; i++) await store.queueAdd(item(i, "org:other"));
+        await store.queueAdd({...item(500), state: "refused-long-ago"});
+        let wholeReads = 0;
+        const queueAll = store.queueAll.bind(store);
+        store.queueAll = async () => { wholeReads += 1; return queueAll(); };
+        const indexed = new SyncQueue({store, event: "org:ev", apiFor: () => null});
+        const plain = new SyncQueue({store: {queueAll}, event: "org:ev", apiFor: () => null});
+        const seqs = (items) => items.map((i) => i.seq);
+        const out = {owners: [], plainOwners: []};
+        for (const [list, owner] of [[1, 3], [2, 4], [1, 4], [2, 9], [1, 99]]) {
+            out.owners.push(seqs(await indexed.ofOwner(list, owner)));
+        }
+        const summary = await indexed.summary();
+        out.summary = {queued: summary.queued, failing: seqs(summary.failing), parked: seqs(summary.parked)};
+        out.wholeReads = wholeReads;
+        for (const [list, owner] of [[1, 3], [2, 4], [1, 4], [2, 9], [1, 99]]) {
+            out.plainOwners.push(seqs(await plain.ofOwner(list, owner)));
+        }
+        const p = await plain.summary();
+        out.plainSummary = {queued: p.queued, failing: seqs(p.failing), parked: seqs(p.parked)};
+        store.close();
+        indexedDB.deleteDatabase(name);
+        return out;
+    """)
+    assert result["wholeReads"] == 0
+    assert result["owners"] == result["plainOwners"]
+    assert [len(o) for o in result["owners"]] == [0, 0, 20, 20, 0]
+    assert result["summary"] == result["plainSummary"]
+    assert result["summary"]["queued"] == 120 and len(result["summary"]["failing"]) == 40
+    assert len(result["summary"]["parked"]) == 41  # every fifth, and the one in an older state
+
+
+def test_a_scan_writes_its_records_bucket_not_its_positions(js):
+    """A scan keeps its ticket's code: it writes the record's bucket and the counts, not the
+    position's bucket with the search index (about a hundred people each at 100,000); a
+    record with a new code for the same position moves the owner lookup."""
+    result = js("""
+        const {DeskStore} = await load("store.js");
+        const name = "desk-test-" + Math.random();
+        const s = await DeskStore.open({name});
+        const rec = (hash, owner, checked = false) => ({code_hash: hash, attendee: {position_id: owner, checked_in: checked},
+                                                        line_items: []});
+        await s.replaceList(1, [rec("abc1", 7), rec("def2", 8)], {salt: "s", sync_token: "t"},
+                            [{position_id: 7, name: "Ada"}, {position_id: 8, name: "Alan"}]);
+        const written = [];
+        const put = IDBObjectStore.prototype.put;
+        IDBObjectStore.prototype.put = function (...args) { written.push(this.name); return put.apply(this, args); };
+        await s.putAttendee({...rec("abc1", 7, true), list: 1});
+        const scan = written.splice(0).sort();
+        await s.putAttendee({...rec("fff9", 7), list: 1});
+        const regenerated = written.splice(0).sort();
+        IDBObjectStore.prototype.put = put;
+        const out = {scan, regenerated, owner: (await s.getByOwner(1, 7)).code_hash, counts: await s.counts(1),
+                     person: (await s.getPerson(1, 7)).name};
+        s.close();
+        indexedDB.deleteDatabase(name);
+        return out;
+    """)
+    assert result == {"scan": ["counts", "records"], "regenerated": ["counts", "positions", "records"],
+                      "owner": "fff9", "counts": {"total": 2, "checkedIn": 0}, "person": "Ada"}
+
+
 def test_store_keeps_no_index_or_opened_field_in_the_records(js):
     """Whatever a caller passes (a record as received, or one shown with its opened fields),
     the records store keeps the sealed record only."""
@@ -979,14 +1134,14 @@ def test_store_upgrade_from_version_1_keeps_the_queue_and_drops_old_records(js):
         s.db.onversionchange = null;
         s.close();
         const s2 = await DeskStore.open({name, onVersionChange: (e) => (changed = e.newVersion)});
-        const newer = await promisify(indexedDB.open(name, 7));
+        const newer = await promisify(indexedDB.open(name, 8));
         out.versionchange = [changed, s2.closed];
         newer.close();
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 6,
-        "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"], "versionchange": [7, True],
+        "waited": 1, "attendees": 0, "meta": None, "queue": ["n1"], "version": 7,
+        "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"], "versionchange": [8, True],
     }
 
 
@@ -1023,7 +1178,7 @@ def test_store_upgrade_from_version_2_adds_the_conflicts_and_drops_the_clear_rec
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "version": 6, "attendee": None, "meta": None, "queue": ["n1"], "added": [True, False, True],
+        "version": 7, "attendee": None, "meta": None, "queue": ["n1"], "added": [True, False, True],
         "conflicts": [["checkin:2", "Ada", True]],
     }
 
@@ -1060,7 +1215,7 @@ def test_store_upgrade_from_version_3_drops_the_clear_records_and_keeps_queue_an
         indexedDB.deleteDatabase(name);
         return out;
     """) == {
-        "version": 6, "attendees": 0, "meta": None, "login": None, "queue": ["n1"], "conflicts": ["checkin:1"],
+        "version": 7, "attendees": 0, "meta": None, "login": None, "queue": ["n1"], "conflicts": ["checkin:1"],
         "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"],
     }
 
@@ -1118,7 +1273,7 @@ def test_store_upgrade_to_buckets_keeps_the_downloads_and_whose_login_they_are(j
         indexedDB.deleteDatabase(name);
         return out;
     """, version) == {
-        "version": 6, "byOwner": "abc1", "scanned": True, "other": 2, "meta": ["t", "t2"],
+        "version": 7, "byOwner": "abc1", "scanned": True, "other": 2, "meta": ["t", "t2"],
         "counts": [{"total": 2, "checkedIn": 1}, {"total": 1, "checkedIn": 1}], "found": ["ORD7"],
         "login": "me", "legacy": None, "queue": ["n1"], "conflicts": ["checkin:1"],
         "stores": ["conflicts", "counts", "meta", "positions", "queue", "records"],

@@ -283,6 +283,31 @@ def test_query_count_does_not_grow_with_attendees(client, clist, event, ticket, 
     assert counts[10] == counts[190]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("attendees", [0, 1, 7])
+def test_each_record_is_a_line_of_its_own_across_chunks(client, clist, event, ticket, tshirt, monkeypatch,
+                                                        attendees):
+    """The page reads the download line by line as it streams (desk/download.js): the head,
+    then one line per record, then the rest, whatever the chunks the records were encoded
+    in, and a name with a newline in it stays on its record's line. The whole is still the
+    same JSON document for any other client."""
+    from pretix_desk.desk import preload as preload_module
+
+    monkeypatch.setattr(preload_module, "RECORDS_PER_CHUNK", 3)
+    if attendees:
+        _make_attendees(event, ticket, tshirt, attendees, "L")
+        OrderPosition.objects.filter(order__event=event, addon_to=None).update(attendee_name_cached="Ada\nLine")
+    r = client.get(desk_url(clist, "preload"))
+    lines = b"".join(r.streaming_content).decode().split("\n")
+    assert lines[0].endswith(',"attendees":[') and lines[-1].startswith('],"removed":')
+    records = [json.loads(line.rstrip(",")) for line in lines[1:-1]]
+    assert all(line.endswith(",") for line in lines[1:-2])
+    assert not attendees or not lines[-2].endswith(",")
+    whole = json.loads("\n".join(lines))
+    assert records == whole["attendees"] and whole["count"] == attendees == len(records)
+    assert json.loads(lines[0][:-len(',"attendees":[')] + "}")["list"] == clist.pk
+
+
 def model_built_records(clist):
     """The preload's records made the way scan and lookup build theirs: from model
     instances (``positions.with_desk_state``, ``line_items_of``) and ``offline_record`` with

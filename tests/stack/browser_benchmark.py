@@ -17,7 +17,12 @@ and measures for each, in Debian's Chromium:
 * offline answers: the network cut, ``--scans`` tickets scanned through the page's own
   scan path (each opens its sealed record: one PBKDF2), time to the answer shown; with
   ``--gc-before-scans`` after a garbage collection, to tell what the download's garbage
-  costs the first answers from what an answer costs.
+  costs the first answers from what an answer costs; with ``--profile-scans``, where their
+  main thread's time went (a CPU profile).
+
+``--rounds N`` measures both logins N times in turn on the same seeded event, with the
+shared download (``desk/shared_preload.py``) forgotten before each: the first round's
+first login also meets workers that have rendered nothing yet.
 
 It prints the figures and writes JSON (``--json``). ``docs/benchmarks.rst`` shows a run.
 """
@@ -55,6 +60,13 @@ def seed_door_user(*, organizer, email, may_list):
     return None
 
 
+def forget_shared_downloads():
+    """Each measurement renders its own download: none shared from the one before."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -83,15 +95,15 @@ def measure(stack, ids, args):
             }, 50);
         })()""")
         page = context.new_page()
-        received = []
-        page.on("response", lambda r: received.append(r) if "/desk/preload/" in r.url else None)
         downloaded = []
         timings = []
+        finished_requests = []
 
         def finished(request):
             if "/desk/preload/" in request.url:
                 downloaded.append(time.monotonic())
                 timings.append(request.timing)
+                finished_requests.append(request)
 
         page.on("requestfinished", finished)
         page.goto("/control/login")
@@ -112,7 +124,8 @@ def measure(stack, ids, args):
         # byte after the server's head, its last after the last record was rendered
         timing = timings[0] if timings else {}
         request_s = {"first_byte": timing.get("responseStart", 0) / 1000, "last_byte": timing.get("responseEnd", 0) / 1000}
-        wire = sum(int(r.headers.get("content-length") or 0) or len(r.body()) for r in received)
+        # as received: the front passes a streamed body on without a length
+        wire = sum(r.sizes()["responseBodySize"] for r in finished_requests)
         heap = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : null")
         peak = page.evaluate("() => Math.max(globalThis.__deskPeakHeap, performance.memory.usedJSHeapSize)")
 
@@ -120,6 +133,12 @@ def measure(stack, ids, args):
         page.wait_for_selector("#desk-net[data-state='offline']")
         if args.gc_before_scans:
             page.evaluate("() => gc()")
+        profiler = None
+        if args.profile_scans:
+            profiler = context.new_cdp_session(page)
+            profiler.send("Profiler.enable")
+            profiler.send("Profiler.setSamplingInterval", {"interval": 200})
+            profiler.send("Profiler.start")
         times = []
         for secret in args.secrets:
             times.append(page.evaluate("""async (code) => {
@@ -128,6 +147,7 @@ def measure(stack, ids, args):
                 await desk.actions.scan(code, {source: "manual"});
                 return performance.now() - t;
             }""", secret))
+        hot = where_the_time_went(profiler.send("Profiler.stop")["profile"]) if profiler else None
         shown = page.inner_text("#desk-result")
         # what the page holds once the download's garbage is collected
         held = page.evaluate("() => { gc(); return performance.memory.usedJSHeapSize; }")
@@ -139,7 +159,25 @@ def measure(stack, ids, args):
         "offline_answer_ms": {"n": len(times), "p50": percentile(times, 50), "p99": percentile(times, 99),
                               "max": max(times), "each": times},
         "last_answer": shown.splitlines()[:2],
+        "answers_profile_ms": hot,
     }
+
+
+def where_the_time_went(profile, top=15):
+    """The functions of a CPU profile (Chrome's Profiler domain) with the most time of their
+    own, ``[[name, ms], ...]``; idle time left out."""
+    interval = {}
+    for node_id, delta in zip(profile.get("samples", []), profile.get("timeDeltas", [])):
+        interval[node_id] = interval.get(node_id, 0) + delta / 1000
+    spent = {}
+    for node in profile["nodes"]:
+        frame = node["callFrame"]
+        if frame["functionName"] == "(idle)":
+            continue
+        where = "{} {}:{}".format(frame["functionName"] or "(anonymous)", frame["url"].rsplit("/", 1)[-1],
+                                  frame["lineNumber"] + 1)
+        spent[where] = spent.get(where, 0) + interval.get(node["id"], 0)
+    return [[name, round(ms, 1)] for name, ms in sorted(spent.items(), key=lambda kv: -kv[1])[:top]]
 
 
 def parse_args(argv):
@@ -149,9 +187,16 @@ def parse_args(argv):
     parser.add_argument("--scans", type=int, default=50, help="offline answers to time (default 50)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds for the download (default 600)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--rounds", type=int, default=1, help="measure both logins this many times (default 1)")
     parser.add_argument("--gc-before-scans", action="store_true",
                         help="diagnosis: collect the download's garbage before the offline answers (the page cannot)")
+    parser.add_argument("--profile-scans", action="store_true",
+                        help="diagnosis: print where the offline answers spend the main thread's time (a CPU profile)")
     return parser.parse_args(argv)
+
+
+def door_email(may_list):
+    return "door-{}@example.org".format("orders" if may_list else "checkin")
 
 
 def main(argv=None):
@@ -166,12 +211,16 @@ def main(argv=None):
         rng = random.Random(1)
         results = {}
         for may_list in (False, True):
-            args.email = "door-{}@example.org".format("orders" if may_list else "checkin")
             stack.call("tests.stack.browser_benchmark:seed_door_user", organizer=ids["organizer"],
-                       email=args.email, may_list=may_list)
-            # codes not scanned before: each answer opens its record with a PBKDF2 of its own
-            args.secrets = rng.sample(secrets, min(args.scans, len(secrets)))
-            results["may view orders" if may_list else "check-in only"] = measure(stack, ids, args)
+                       email=door_email(may_list), may_list=may_list)
+        for round_ in range(args.rounds):
+            for may_list in (False, True):
+                args.email = door_email(may_list)
+                # codes not scanned before: each answer opens its record with a PBKDF2 of its own
+                args.secrets = rng.sample(secrets, min(args.scans, len(secrets)))
+                stack.call("tests.stack.browser_benchmark:forget_shared_downloads")
+                who = "may view orders" if may_list else "check-in only"
+                results[who if not round_ else "{}, round {}".format(who, round_ + 1)] = measure(stack, ids, args)
     print("desk page in Chromium, {} attendees (seeding took {:.0f} s)".format(args.attendees, seeded))
     for who, result in results.items():
         print("  a volunteer with {} permission".format(who))
@@ -183,8 +232,12 @@ def main(argv=None):
               "the highest reading".format("{:.1f} MB".format(result["js_heap_mb"]) if result["js_heap_mb"] else "-",
                                            result["js_heap_held_mb"], result["js_heap_peak_mb"]))
         a = result["offline_answer_ms"]
-        print("    offline answer p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms ({} scans)".format(
-            a["p50"], a["p99"], a["max"], a["n"]))
+        print("    offline answer p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms ({} scans; p50 of the first 20 "
+              "{:.1f} ms, of the last 20 {:.1f} ms, with as many queued before)".format(
+                  a["p50"], a["p99"], a["max"], a["n"], percentile(a["each"][:20], 50),
+                  percentile(a["each"][-20:], 50)))
+        for name, ms in result["answers_profile_ms"] or ():
+            print("      {:>8.1f} ms  {}".format(ms, name))
     path = args.json or Path(tempfile.gettempdir()) / "pretix-desk-browser-benchmark-{}.json".format(args.attendees)
     path.write_text(json.dumps({"attendees": args.attendees, "seed_seconds": seeded, "results": results}, indent=2))
     print("JSON: {}".format(path))

@@ -1,7 +1,7 @@
 """The stack's front server, in the role nginx plays in pretix's production setup: it serves
 ``STATIC_ROOT`` under ``/static/`` (as collected, ``Cache-Control: public``, one year) and
-passes every other request to one gunicorn node. Browsers and pages go through it;
-API clients and the benchmark talk to gunicorn directly.
+passes every other request to one gunicorn node, its body passed on as it streams.
+Browsers and pages go through it; API clients and the benchmark talk to gunicorn directly.
 
     python -m tests.stack.front --port 8001 --upstream 127.0.0.1:8000 --static-root DIR
 """
@@ -20,6 +20,7 @@ HOP_BY_HOP = {
 }
 # set by this server itself
 OWN = HOP_BY_HOP | {"server", "date"}
+STREAM_BYTES = 64 * 1024
 
 
 class FrontHandler(BaseHTTPRequestHandler):
@@ -64,23 +65,36 @@ class FrontHandler(BaseHTTPRequestHandler):
             headers["Content-Length"] = str(len(body))
         upstream = http.client.HTTPConnection(*self.server.upstream, timeout=300)
         try:
-            upstream.request(self.command, self.path, body=body, headers=headers)
-            response = upstream.getresponse()
-            data = response.read()
-        except OSError as e:
-            return self._plain(502, "upstream: {}\n".format(e).encode())
+            try:
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                response = upstream.getresponse()
+            except OSError as e:
+                return self._plain(502, "upstream: {}\n".format(e).encode())
+            self.send_response(response.status, response.reason)
+            for key, value in response.getheaders():
+                if key.lower() not in OWN:
+                    self.send_header(key, value)
+            length = response.getheader("Content-Length")
+            if length is not None:
+                self.send_header("Content-Length", length)
+            # Without a length (a streamed body), the end of the body is the end of the connection.
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if self.command == "HEAD":
+                return
+            # Passed on as it comes, as nginx does (its buffers fill and empty as the body
+            # streams): a streamed download reaches the browser while it is rendered.
+            while True:
+                try:
+                    data = response.read1(STREAM_BYTES)
+                except OSError:
+                    return  # the upstream broke off: so does the body, and the client sees it cut
+                if not data:
+                    return
+                self.wfile.write(data)
         finally:
             upstream.close()
-        self.send_response(response.status, response.reason)
-        for key, value in response.getheaders():
-            if key.lower() not in OWN:
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-        self.close_connection = True
 
     def _plain(self, status, body):
         self.send_response(status)

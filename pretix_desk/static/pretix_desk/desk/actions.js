@@ -9,6 +9,7 @@ import {NetworkError} from "./api.js";
 import {checkInCode, OVERRIDES, scanTarget} from "./checkin.js";
 import {handOut} from "./handout.js";
 import {markAnswered, markRedeemed, ownerOf} from "./offline.js";
+import {isPending, isUploaded} from "./queue.js";
 import {findRecord} from "./seal.js";
 import {checkInRecord, printFromHit, search} from "./search.js";
 import {Deduper, newNonce} from "./util.js";
@@ -81,13 +82,8 @@ export class DeskActions {
         if (!record || !queue) {
             return [];
         }
-        const owner = ownerOf(record);
-        const pending = await queue.pending(listId, owner);
-        if (!record.signed) {
-            return pending;
-        }
-        const uploaded = (await queue.uploaded()).filter((i) => i.list === listId && i.owner === owner);
-        return [...uploaded, ...pending].sort((a, b) => a.seq - b.seq);
+        const items = await queue.ofOwner(listId, ownerOf(record));
+        return items.filter((i) => isPending(i) || (record.signed && isUploaded(i)));
     }
 
     // ---- scanning ------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  * reached" (NetworkError): only the second makes the desk answer offline. Each outcome is
  * reported (reporter.answered / reporter.failed), so connectivity follows every request. */
 
+import {readDocument} from "./download.js";
 import {HEADER as STATUS_HEADER} from "./report.js";
 
 export class NetworkError extends Error {
@@ -51,7 +52,8 @@ export class DeskApi {
         }
     }
 
-    async send(method, path, {body, timeout = 5000, headers = {}, report = null} = {}) {
+    /** lines: the answer is a download, read as it streams (download.js) */
+    async send(method, path, {body, timeout = 5000, headers = {}, report = null, lines = false} = {}) {
         if (!this.isOnline()) {
             throw new NetworkError("offline");
         }
@@ -78,11 +80,14 @@ export class DeskApi {
         }
         let response;
         let text = "";
+        let data = null;
         try {
             response = await this.fetchImpl(this.base + path, init);
-            if (response.status < 500 && response.status !== 304 && response.status !== 204) {
-                // The body is part of the answer: a connection that drops while it streams
-                // (a long preload) is a network failure, not an answer.
+            // The body is part of the answer: a connection that drops while it streams
+            // (a long preload), or a cut-off document, is a network failure, not an answer.
+            if (lines && response.status === 200) {
+                data = await readDocument(response);
+            } else if (response.status < 500 && response.status !== 304 && response.status !== 204) {
                 text = await response.text();
             }
         } catch (e) {
@@ -93,7 +98,6 @@ export class DeskApi {
         if (response.status >= 500) {
             throw new NetworkError("server", "HTTP " + response.status);
         }
-        let data = null;
         if (text) {
             try {
                 data = JSON.parse(text);
@@ -136,6 +140,6 @@ export class DeskApi {
             headers["If-None-Match"] = etag;
         }
         const query = since ? "?since=" + encodeURIComponent(since) : "";
-        return this.request("GET", "preload/" + query, {timeout: TIMEOUTS.preload, headers, report: "download"});
+        return this.request("GET", "preload/" + query, {timeout: TIMEOUTS.preload, headers, report: "download", lines: true});
     }
 }

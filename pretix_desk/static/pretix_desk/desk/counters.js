@@ -2,8 +2,6 @@
  * this event's queue (waiting for upload; the items failing, the parked items and the
  * conflicts shown above). They are read from the store each time, never counted along. */
 
-import {isFailing, isParked, isPending} from "./queue.js";
-
 export class Counters {
     /** desk: {store, queue, conflicts, lists, ui, uploads, sync, T}, read at each refresh */
     constructor(desk) {
@@ -50,11 +48,8 @@ export class Counters {
             uploads.showParked([], null);
             return;
         }
-        const mine = await queue.mine();
-        const queued = mine.filter(isPending).length;
+        const {queued, failing, parked} = await queue.summary();
         ui.setCounters({queued});
-        const failing = mine.filter(isFailing);
-        const parked = mine.filter(isParked);
         this.desk.report.noteQueue({queued, parked: parked.length, failing: failing.length});
         await this.learnIndexedNames([...failing, ...parked]);
         uploads.showFailing(failing, () => this.retryNow());

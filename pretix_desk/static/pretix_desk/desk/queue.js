@@ -173,7 +173,10 @@ export class SyncQueue {
 
     /** This event's items, oldest first. */
     async mine() {
-        const items = (await this.store.queueAll()).filter((i) => i.event === this.event);
+        return this.learnNames((await this.store.queueAll()).filter((i) => i.event === this.event));
+    }
+
+    learnNames(items) {
         for (const item of items) {
             if (item.label && item.label.name) {
                 // an earlier page's item, until the next round seals it
@@ -181,6 +184,27 @@ export class SyncQueue {
             }
         }
         return items;
+    }
+
+    /** This event's items of one owner on one list, oldest first: what an offline answer
+     * counts, read without the rest of the queue (a store without the index reads it all). */
+    async ofOwner(list, owner) {
+        if (!this.store.queueOfOwner || owner === null || owner === undefined) {
+            return (await this.mine()).filter((i) => i.list === list && i.owner === owner);
+        }
+        return this.learnNames(await this.store.queueOfOwner(this.event, list, owner));
+    }
+
+    /** {queued: how many are pending, failing, parked}: the footer's, read without the
+     * pending items that are not failing. */
+    async summary() {
+        if (!this.store.queueSummary) {
+            const mine = await this.mine();
+            return {queued: mine.filter(isPending).length, failing: mine.filter(isFailing),
+                    parked: mine.filter(isParked)};
+        }
+        const {queued, failing, parked} = await this.store.queueSummary(this.event);
+        return {queued, failing: this.learnNames(failing), parked: this.learnNames(parked)};
     }
 
     /** Seal what items of an earlier page hold in clear. Runs inside the upload lock, so

@@ -14,7 +14,10 @@
  *   meta       each list's sync state and the preload head's settings, keyed by list; plus
  *              the record LOGIN_KEY: whose login downloaded them (its login tag)
  *   queue      scans and hand-outs waiting for upload (and offline scans uploaded in the
- *              last 24 hours, which the preload's conflicts may name)
+ *              last 24 hours, which the preload's conflicts may name); indexed by nonce, by
+ *              [event, list, owner] (what an offline answer counts) and by [event, state]
+ *              and [event, state, attempts] (the footer's counters), so that neither reads
+ *              the whole queue: after hours offline it holds thousands of items
  *   conflicts  what uploads found out: an offline admission pretix recorded as forced or
  *              refused, a hand-out made twice; keyed by "key", kept until dismissed
  *
@@ -30,7 +33,7 @@ import {ownerOf} from "./offline.js";
 import {PERSONAL} from "./seal.js";
 
 export const DB_NAME = "pretix-desk";
-export const DB_VERSION = 6;
+export const DB_VERSION = 7;
 export const DOWNLOADS = ["records", "positions", "counts", "meta"];
 export const LOGIN_KEY = "login";
 /** Where versions before 5 kept the login tag: "owner" now only means the position a
@@ -128,6 +131,12 @@ function upgrade(db, oldVersion, tx) {
             }
             tx.objectStore("meta").clear();
         }
+    }
+    if (oldVersion < 7) {
+        const queue = tx.objectStore("queue");
+        queue.createIndex("owner", ["event", "list", "owner"]);
+        queue.createIndex("state", ["event", "state"]);
+        queue.createIndex("attempts", ["event", "state", "attempts"]);
     }
 }
 
@@ -436,11 +445,12 @@ export class DeskStore {
             }
             await open.load({prefixes: incoming.map((r) => open.hashOf(r.owner)).filter(Boolean).map(prefixOf)});
             for (const record of incoming) {
-                if (hasOwner(record.owner)) {
-                    const old = open.hashOf(record.owner);
-                    if (old && old !== record.code_hash) {
+                const old = open.hashOf(record.owner);
+                if (hasOwner(record.owner) && old !== record.code_hash) {
+                    if (old) {
                         open.deleteRecord(old);
                     }
+                    // (a scan keeps its code: its position's bucket, search index and all, is not written again)
                     open.position(record.owner).owners[record.owner] = record.code_hash;
                 }
                 open.putRecord(record);
@@ -550,6 +560,27 @@ export class DeskStore {
     async queueAll() {
         const tx = this.db.transaction("queue");
         return promisify(tx.objectStore("queue").getAll());
+    }
+
+    /** An event's queued items of one owner on one list, oldest first. */
+    async queueOfOwner(event, list, owner) {
+        const tx = this.db.transaction("queue");
+        return promisify(tx.objectStore("queue").index("owner").getAll(IDBKeyRange.only([event, list, owner])));
+    }
+
+    /** What the footer shows of an event's queue, oldest first, without reading the
+     * pending items that are not failing: {queued (a count), failing, parked}. */
+    async queueSummary(event) {
+        const tx = this.db.transaction("queue");
+        const queue = tx.objectStore("queue");
+        const [queued, failing, ...parked] = await Promise.all([
+            promisify(queue.index("state").count(IDBKeyRange.only([event, "pending"]))),
+            promisify(queue.index("attempts").getAll(IDBKeyRange.bound([event, "pending", 1], [event, "pending", []]))),
+            // parked: any state but pending and uploaded
+            ...[[[event], [event, "pending"]], [[event, "pending"], [event, "uploaded"]], [[event, "uploaded"], [event, []]]]
+                .map(([lower, upper]) => promisify(queue.index("state").getAll(IDBKeyRange.bound(lower, upper, true, true)))),
+        ]);
+        return {queued, failing, parked: parked.flat().sort((a, b) => a.seq - b.seq)};
     }
 
     /** Store a conflict unless one with its key is stored (also a dismissed one: the

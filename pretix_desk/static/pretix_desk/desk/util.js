@@ -19,6 +19,18 @@ export function fmt(template, values = {}) {
     return String(template).replace(/\{(\w+)\}/g, (m, key) => (key in values ? String(values[key]) : m));
 }
 
+const FORMATS = new Map();
+
+/** An Intl.DateTimeFormat made once per locale and options: making one costs more than a
+ * millisecond, and an answer formats several times. */
+function dateFormat(locale, opts) {
+    const key = JSON.stringify([locale || null, opts]);
+    if (!FORMATS.has(key)) {
+        FORMATS.set(key, new Intl.DateTimeFormat(locale || undefined, opts));
+    }
+    return FORMATS.get(key);
+}
+
 /** "10:42" for today, "23 Nov, 10:42" for other days, in the event's time zone. */
 export function formatTime(iso, {locale, timeZone, now = new Date()} = {}) {
     if (!iso) {
@@ -32,13 +44,13 @@ export function formatTime(iso, {locale, timeZone, now = new Date()} = {}) {
     if (timeZone) {
         opts.timeZone = timeZone;
     }
-    const day = (x) => new Intl.DateTimeFormat("en-CA", {timeZone: opts.timeZone, dateStyle: "short"}).format(x);
     try {
-        if (day(d) !== day(now)) {
+        const day = dateFormat("en-CA", {timeZone: opts.timeZone, dateStyle: "short"});
+        if (day.format(d) !== day.format(now)) {
             opts.day = "numeric";
             opts.month = "short";
         }
-        return new Intl.DateTimeFormat(locale || undefined, opts).format(d);
+        return dateFormat(locale, opts).format(d);
     } catch (e) {
         return d.toLocaleString();
     }
