@@ -367,8 +367,7 @@ def sealed_record(preload: Preload, record, master):
     if preload.may_list:
         out["index"] = {key: record["attendee"].get(key) for key in SEARCH_INDEX}
     if master is not None:
-        out["code_hash"] = sealing.lookup_id(master, preload.salt)
-        out["sealed"] = sealing.seal(master, out["code_hash"], personal) if personal else ""
+        out["code_hash"], out["sealed"] = sealing.lookup_and_seal(master, preload.salt, personal)
     else:
         out["code_hash"] = record["code_hash"]
         out["sealed"] = None

@@ -20,9 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
-from cryptography.hazmat.primitives import hashes
+import ujson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.cache import cache
 from django.utils.timezone import now
@@ -58,21 +57,51 @@ def derive_master(code: str, salt: str) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", code.encode(), salt.encode(), ITERATIONS, 32)
 
 
+#: HKDF's salt when none is given (RFC 5869): as many zero bytes as SHA-256 gives.
+_NO_SALT = bytes(32)
+
+
+def _prk(master: bytes) -> bytes:
+    """HKDF-SHA256's extract step without salt (RFC 5869): one HMAC, shared by the keys
+    derived from one master."""
+    return hmac.digest(_NO_SALT, master, "sha256")
+
+
+def _expand(prk: bytes, info: bytes, length=32) -> bytes:
+    """HKDF-SHA256's expand step for at most one block. Two one-shot HMACs for a key cost
+    a third of building ``cryptography``'s HKDF object, twice per record of a download
+    (``tests/desk/test_desk_sealing.py`` holds them to that HKDF)."""
+    if length > 32:
+        raise ValueError("one block of HKDF-SHA256 is 32 bytes")
+    return hmac.digest(prk, info + b"\x01", "sha256")[:length]
+
+
 def _hkdf(master: bytes, info: bytes, length=32) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(master)
+    return _expand(_prk(master), info, length)
 
 
 def lookup_id(master: bytes, list_salt: str) -> str:
     """The record's ``code_hash`` on a list: a desk finds a scanned ticket by it."""
-    return _hkdf(master, (LOOKUP_INFO + list_salt).encode(), LOOKUP_BYTES).hex()
+    return _expand(_prk(master), (LOOKUP_INFO + list_salt).encode(), LOOKUP_BYTES).hex()
 
 
 def seal(master: bytes, lookup: str, data) -> str:
     """``data`` as JSON, AES-256-GCM with a fresh IV, bound to the record's lookup id:
     base64url (unpadded) of the IV and the ciphertext with its tag."""
+    return _seal(_expand(_prk(master), SEAL_INFO), lookup, data)
+
+
+def lookup_and_seal(master: bytes, list_salt: str, data):
+    """``(lookup_id, seal(…, data))`` from one extract step; ``""`` for empty ``data``."""
+    prk = _prk(master)
+    lookup = _expand(prk, (LOOKUP_INFO + list_salt).encode(), LOOKUP_BYTES).hex()
+    return lookup, (_seal(_expand(prk, SEAL_INFO), lookup, data) if data else "")
+
+
+def _seal(key, lookup, data):
     iv = os.urandom(12)
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-    sealed = AESGCM(_hkdf(master, SEAL_INFO)).encrypt(iv, text, lookup.encode())
+    text = ujson.dumps(data, ensure_ascii=False, escape_forward_slashes=False).encode()
+    sealed = AESGCM(key).encrypt(iv, text, lookup.encode())
     return base64.urlsafe_b64encode(iv + sealed).rstrip(b"=").decode()
 
 

@@ -122,7 +122,9 @@ def idb_contents(page):
                 r.onerror = () => ko(r.error);
             });
         }
-        out.attendees = (out.records || []).flatMap((b) => Object.values(b.records).map((r) => ({...r, list: b.list})));
+        // (a bucket holds each record as its JSON text: store.js, packed)
+        out.attendees = (out.records || []).flatMap((b) => Object.values(b.records).map(
+            (r) => ({...(typeof r === "string" ? JSON.parse(r) : r), list: b.list})));
         out.people = (out.positions || []).flatMap((b) => Object.values(b.people).map((p) => ({...p, list: b.list})));
         db.close();
         return out;

@@ -524,6 +524,57 @@ def test_a_download_is_read_line_by_line_as_it_streams_whatever_its_pieces(js):
     assert result["refused"] == {"detail": "no"}
 
 
+def test_a_downloads_records_are_packed_as_they_arrive_and_a_bad_one_stays_alone(js):
+    """Each record is made ready for its bucket as its line is parsed (stored as its JSON
+    text, read back as the record), whole-parsed bodies too; a record the page cannot
+    read is left out, and the list is stored with the others, not refused whole."""
+    import json
+
+    body = PRELOAD_LINES.replace("[\n", "[\nnull,\n", 1).replace('"count":2', '"count":3')
+    result = js("""
+        const {DeskStore} = await load("store.js");
+        const {keepReceived} = await load("sync.js");
+        const {LineDocument, readDocument} = await load("download.js");
+        const name = "desk-test-" + Math.random();
+        const s = await DeskStore.open({name});
+        const calls = [];
+        const each = (raw) => { calls.push(raw === null ? null : raw.code_hash); return keepReceived(raw, s); };
+        const streamed = new Response(new ReadableStream({
+            start(c) { c.enqueue(new TextEncoder().encode(arg.body)); c.close(); },
+        }), {status: 200});
+        const doc = await readDocument(streamed, {each});
+        const kept = doc.attendees.filter(Boolean);
+        await s.replaceList(1, kept.map((k) => k.record), {salt: "s", sync_token: "t"},
+                            kept.map((k) => k.person).filter(Boolean));
+        const whole = new LineDocument({each: (raw) => raw.code_hash});
+        whole.push('{"attendees": [{"code_hash": "x"}], "count": 1}');
+        const raw = await new Promise((ok) => {
+            const r = indexedDB.open(name);
+            r.onsuccess = () => r.result.transaction("records").objectStore("records").getAll().onsuccess = (e) => {
+                ok(e.target.result); r.result.close(); };
+        });
+        const out = {calls, left_out: doc.attendees.filter((k) => k === null).length,
+                     stored: await s.listAttendees(1), counts: await s.counts(1),
+                     texts: raw.flatMap((b) => Object.values(b.records).map((v) => typeof v)),
+                     whole: whole.end().attendees};
+        s.close();
+        indexedDB.deleteDatabase(name);
+        return out;
+    """, {"body": body})
+    expected = json.loads(PRELOAD_LINES)["attendees"]
+    assert result["calls"] == [None] + [r["code_hash"] for r in expected]
+    assert result["left_out"] == 1
+    assert result["texts"] == ["string"] * len(expected)
+    stored = {r["code_hash"]: r for r in result["stored"]}
+    assert sorted(stored) == sorted(r["code_hash"] for r in expected)
+    for r in expected:
+        assert stored[r["code_hash"]]["attendee"]["position_id"] == r["attendee"]["position_id"]
+        assert stored[r["code_hash"]]["owner"] == r["attendee"]["position_id"]
+        assert "index" not in stored[r["code_hash"]]
+    assert result["counts"]["total"] == len(expected)
+    assert result["whole"] == ["x"]
+
+
 def test_prefs_several_lists_gate_and_badges(js):
     assert js("""
         const {Prefs} = await load("prefs.js");

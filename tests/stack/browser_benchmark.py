@@ -9,7 +9,11 @@ user who may only check in: sealed records, no search index; then one who may vi
 and measures for each, in Debian's Chromium:
 
 * offline-ready: from opening the desk page to the first download stored in IndexedDB
-  (``body[data-last-sync]``), and the bytes it took on the wire;
+  (``body[data-last-sync]``), and the bytes it took on the wire; where the time went, in
+  the page's own clock (the download sent, its first and last bytes read, the list
+  stored: marks the page sets, ``download.js``); and the same for a second desk of the
+  same login opened right after, which gets the download the first desk's rendering
+  shares (``desk/shared_preload.py``), as every desk of a list but the first does;
 * the JS heap (``performance.memory``, precise with Chromium's flag): at offline-ready,
   with whatever the download left to collect; the highest reading while it downloads and
   stores (sampled every 50 ms); and what the page holds after the offline answers and a
@@ -67,6 +71,64 @@ def forget_shared_downloads():
     cache.clear()
 
 
+#: Injected before the page's own scripts: the heap's highest reading while the page
+#: downloads and stores (sampled every 50 ms; a long synchronous parse shows in the sample
+#: after it), and when the page first showed a sync (body[data-last-sync]) in its own clock.
+PAGE_PROBES = """(() => {
+    globalThis.__deskPeakHeap = 0;
+    setInterval(() => {
+        const used = performance.memory ? performance.memory.usedJSHeapSize : 0;
+        globalThis.__deskPeakHeap = Math.max(globalThis.__deskPeakHeap, used);
+    }, 50);
+    document.addEventListener("DOMContentLoaded", () => {
+        new MutationObserver(() => {
+            if (globalThis.__deskSyncShown === undefined && document.body.dataset.lastSync) {
+                globalThis.__deskSyncShown = performance.now();
+            }
+        }).observe(document.body, {attributes: true, attributeFilter: ["data-last-sync"]});
+    });
+})()"""
+
+#: The marks the page sets on a download's way (download.js, sync.js), and what they mean.
+TIMELINE = (
+    ("desk:download-first-bytes", "first bytes read"),
+    ("desk:download-read", "last byte read"),
+    ("desk:download-stored", "stored"),
+)
+
+
+def timeline(page):
+    """The page's own clock (ms since it was opened): the download sent, the marks, and
+    the sync shown."""
+    return page.evaluate("""() => {
+        const at = {};
+        const sent = performance.getEntriesByType("resource").find((e) => e.name.includes("/desk/preload/"));
+        at.sent = sent ? sent.startTime : null;
+        for (const m of performance.getEntriesByType("mark")) {
+            at[m.name] = at[m.name] === undefined ? m.startTime : at[m.name];
+        }
+        at.shown = globalThis.__deskSyncShown === undefined ? null : globalThis.__deskSyncShown;
+        return at;
+    }""")
+
+
+def steps_text(at):
+    """``timeline``'s readings as a line, in seconds."""
+    steps = [("sent", "sent")] + list(TIMELINE) + [("shown", "shown")]
+    return ", ".join("{} {:.1f} s".format(label, at[key] / 1000) for key, label in steps if at.get(key) is not None)
+
+
+def open_desk(context, page_url, list_id):
+    """A desk opened on the door's list; returns the page once it is offline-ready."""
+    page = context.new_page()
+    page.goto(page_url)
+    page.wait_for_selector("body[data-desk-ready='1']")
+    # the seeded event has a second list (hand-outs): the volunteer chooses the door's
+    page.select_option("#desk-list", str(list_id))
+    page.wait_for_selector("body[data-last-sync]")
+    return page
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -85,15 +147,7 @@ def measure(stack, ids, args):
         ])
         context = browser.new_context(base_url=node.site_url, viewport={"width": 1280, "height": 900}, locale="en-US")
         context.set_default_timeout(args.timeout * 1000)
-        # the heap's highest reading while the page downloads and stores (sampled every 50 ms;
-        # a long synchronous parse shows in the sample after it)
-        context.add_init_script("""(() => {
-            globalThis.__deskPeakHeap = 0;
-            setInterval(() => {
-                const used = performance.memory ? performance.memory.usedJSHeapSize : 0;
-                globalThis.__deskPeakHeap = Math.max(globalThis.__deskPeakHeap, used);
-            }, 50);
-        })()""")
+        context.add_init_script(PAGE_PROBES)
         page = context.new_page()
         downloaded = []
         timings = []
@@ -105,20 +159,19 @@ def measure(stack, ids, args):
                 timings.append(request.timing)
                 finished_requests.append(request)
 
-        page.on("requestfinished", finished)
+        context.on("requestfinished", finished)
         page.goto("/control/login")
         page.fill("input[name=email]", args.email)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(lambda url: "/control/login" not in url)
 
+        page.close()
+
         started = time.monotonic()
-        page.goto(page_url)
-        page.wait_for_selector("body[data-desk-ready='1']")
-        # the seeded event has a second list (hand-outs): the volunteer chooses the door's
-        page.select_option("#desk-list", str(ids["attendees"]["main"]))
-        page.wait_for_selector("body[data-last-sync]")
+        page = open_desk(context, page_url, ids["attendees"]["main"])
         ready = time.monotonic() - started
+        steps = timeline(page)
         download = (downloaded[0] - started) if downloaded else None
         # the request itself: sent after the page opened and the list was chosen, its first
         # byte after the server's head, its last after the last record was rendered
@@ -128,6 +181,16 @@ def measure(stack, ids, args):
         wire = sum(r.sizes()["responseBodySize"] for r in finished_requests)
         heap = page.evaluate("() => performance.memory ? performance.memory.usedJSHeapSize : null")
         peak = page.evaluate("() => Math.max(globalThis.__deskPeakHeap, performance.memory.usedJSHeapSize)")
+        # a second desk of the same login opened now: the download shared with the first
+        # (desk/shared_preload.py), as every desk but a list's first gets it at opening
+        second = context.browser.new_context(base_url=node.site_url, viewport={"width": 1280, "height": 900},
+                                             locale="en-US", storage_state=context.storage_state())
+        second.set_default_timeout(args.timeout * 1000)
+        second.add_init_script(PAGE_PROBES)
+        t = time.monotonic()
+        shared_page = open_desk(second, page_url, ids["attendees"]["main"])
+        shared = {"offline_ready_s": time.monotonic() - t, "timeline_ms": timeline(shared_page)}
+        second.close()
 
         context.set_offline(True)
         page.wait_for_selector("#desk-net[data-state='offline']")
@@ -153,7 +216,8 @@ def measure(stack, ids, args):
         held = page.evaluate("() => { gc(); return performance.memory.usedJSHeapSize; }")
         browser.close()
     return {
-        "offline_ready_s": ready, "download_done_s": download, "download_request_s": request_s,
+        "offline_ready_s": ready, "download_done_s": download, "download_request_s": request_s, "timeline_ms": steps,
+        "second_desk": shared,
         "preload_wire_bytes": wire, "js_heap_mb": heap / 1e6 if heap else None,
         "js_heap_peak_mb": peak / 1e6, "js_heap_held_mb": held / 1e6,
         "offline_answer_ms": {"n": len(times), "p50": percentile(times, 50), "p99": percentile(times, 99),
@@ -224,10 +288,14 @@ def main(argv=None):
     print("desk page in Chromium, {} attendees (seeding took {:.0f} s)".format(args.attendees, seeded))
     for who, result in results.items():
         print("  a volunteer with {} permission".format(who))
-        print("    offline-ready  {:.1f} s after opening ({:.1f} MB on the wire, received after {:.1f} s; the request "
-              "took {:.1f} s, its first byte after {:.1f} s)".format(
-                  result["offline_ready_s"], result["preload_wire_bytes"] / 1e6, result["download_done_s"] or 0,
+        print("    offline-ready  {:.1f} s after opening ({:.1f} MB on the wire; the request took {:.1f} s, its "
+              "headers after {:.1f} s)".format(
+                  result["offline_ready_s"], result["preload_wire_bytes"] / 1e6,
                   result["download_request_s"]["last_byte"], result["download_request_s"]["first_byte"]))
+        print("      the page's clock: {}".format(steps_text(result["timeline_ms"])))
+        second = result["second_desk"]
+        print("      a second desk of this login, the download shared: offline-ready {:.1f} s ({})".format(
+            second["offline_ready_s"], steps_text(second["timeline_ms"])))
         print("    JS heap        {} at offline-ready; {:.1f} MB held after a garbage collection, {:.1f} MB at "
               "the highest reading".format("{:.1f} MB".format(result["js_heap_mb"]) if result["js_heap_mb"] else "-",
                                            result["js_heap_held_mb"], result["js_heap_peak_mb"]))

@@ -52,8 +52,9 @@ export class DeskApi {
         }
     }
 
-    /** lines: the answer is a download, read as it streams (download.js) */
-    async send(method, path, {body, timeout = 5000, headers = {}, report = null, lines = false} = {}) {
+    /** lines: the answer is a download, read as it streams (download.js); each: what to
+     * keep of each of its records (download.js, LineDocument) */
+    async send(method, path, {body, timeout = 5000, headers = {}, report = null, lines = false, each = null} = {}) {
         if (!this.isOnline()) {
             throw new NetworkError("offline");
         }
@@ -86,7 +87,7 @@ export class DeskApi {
             // The body is part of the answer: a connection that drops while it streams
             // (a long preload), or a cut-off document, is a network failure, not an answer.
             if (lines && response.status === 200) {
-                data = await readDocument(response);
+                data = await readDocument(response, {each});
             } else if (response.status < 500 && response.status !== 304 && response.status !== 204) {
                 text = await response.text();
             }
@@ -134,12 +135,14 @@ export class DeskApi {
         return this.request("GET", "search/?q=", {timeout: TIMEOUTS.lookup, report: "probe"});
     }
 
-    preload({since, etag} = {}) {
+    preload({since, etag, each = null} = {}) {
         const headers = {};
         if (etag) {
             headers["If-None-Match"] = etag;
         }
         const query = since ? "?since=" + encodeURIComponent(since) : "";
-        return this.request("GET", "preload/" + query, {timeout: TIMEOUTS.preload, headers, report: "download", lines: true});
+        return this.request("GET", "preload/" + query, {
+            timeout: TIMEOUTS.preload, headers, report: "download", lines: true, each,
+        });
     }
 }

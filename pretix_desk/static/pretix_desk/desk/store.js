@@ -29,6 +29,7 @@
  * session has ended; the queue and the conflicts are other stores so that nothing scanned
  * is lost with them. */
 
+import {detached} from "./download.js";
 import {ownerOf} from "./offline.js";
 import {PERSONAL} from "./seal.js";
 
@@ -80,6 +81,33 @@ function recordBucket(list, prefix) {
 
 function positionsBucket(list, bucket) {
     return {list, bucket, owners: {}, people: {}};
+}
+
+/** A record as its bucket holds it: its JSON text. IndexedDB copies a string as it is, where
+ * it clones an object field by field: buckets of objects took 30-50 µs per record to store,
+ * 2.3-3.1 s after the last byte of a 100,000-attendee download (docs/benchmarks.rst, "8
+ * December: storing a download"). Buckets written before hold objects, read as they are. */
+function packed(record) {
+    return JSON.stringify(record);
+}
+
+function unpacked(value) {
+    return typeof value === "string" ? JSON.parse(value) : value || null;
+}
+
+/** A received record ready for its bucket, made while the download streams (sync.js,
+ * keepReceived): what a list's write needs of it, and its text. */
+class PackedRecord {
+    constructor(record) {
+        this.code_hash = detached(record.code_hash);
+        this.owner = record.owner;
+        this.checkedIn = isCheckedIn(record) ? 1 : 0;
+        this.text = packed(record);
+    }
+}
+
+function packRecord(received) {
+    return new PackedRecord(storable(received));
 }
 
 function hasOwner(owner) {
@@ -177,17 +205,17 @@ function writeList(tx, list, records, people) {
     };
     const counts = {list, total: 0, checkedIn: 0};
     for (const received of records) {
-        const record = storable(received);
+        const record = received instanceof PackedRecord ? received : packRecord(received);
         const prefix = prefixOf(record.code_hash);
         if (!buckets.has(prefix)) {
             buckets.set(prefix, recordBucket(list, prefix));
         }
-        buckets.get(prefix).records[record.code_hash] = record;
+        buckets.get(prefix).records[record.code_hash] = record.text;
         if (hasOwner(record.owner)) {
             position(record.owner).owners[record.owner] = record.code_hash;
         }
         counts.total += 1;
-        counts.checkedIn += isCheckedIn(record);
+        counts.checkedIn += record.checkedIn;
     }
     for (const person of people) {
         position(person.position_id).people[person.position_id] = indexEntry(person);
@@ -201,6 +229,9 @@ function writeList(tx, list, records, people) {
  * (its own store), the list (the bucket's) and any opened personal field left out, whatever
  * the caller passes; owner filled in. */
 function storable(received) {
+    if (received instanceof PackedRecord) {
+        return JSON.parse(received.text);
+    }
     const {index, list, checked, ...record} = received;
     const attendee = record.attendee;
     // A received record has none (they are sealed): it is kept as it came, without the
@@ -258,7 +289,7 @@ class OpenBuckets {
 
     record(hash) {
         const bucket = this.records.get(prefixOf(hash));
-        return bucket ? bucket.records[hash] || null : null;
+        return bucket ? unpacked(bucket.records[hash]) : null;
     }
 
     hashOf(owner) {
@@ -268,9 +299,9 @@ class OpenBuckets {
 
     putRecord(record) {
         const prefix = prefixOf(record.code_hash);
-        const old = this.records.get(prefix).records[record.code_hash];
+        const old = unpacked(this.records.get(prefix).records[record.code_hash]);
         this.count(old, -1);
-        this.records.get(prefix).records[record.code_hash] = record;
+        this.records.get(prefix).records[record.code_hash] = packed(record);
         this.count(record, 1);
         this.dirty.records.add(prefix);
     }
@@ -279,7 +310,7 @@ class OpenBuckets {
         const prefix = prefixOf(hash);
         const bucket = this.records.get(prefix);
         if (bucket && bucket.records[hash]) {
-            this.count(bucket.records[hash], -1);
+            this.count(unpacked(bucket.records[hash]), -1);
             delete bucket.records[hash];
             this.dirty.records.add(prefix);
         }
@@ -389,6 +420,12 @@ export class DeskStore {
         await done(tx);
     }
 
+    /** A received record made ready for replaceList or mergeList while its download
+     * streams (sync.js, keepReceived): its text, and what the write needs of it. */
+    pack(received) {
+        return packRecord(received);
+    }
+
     /** Replace a list's records, search index and sync state at once: a reader never sees
      * half a list. people: the index entries ({position_id, name, email, order, company}),
      * none for a login that may not list attendees. Relaxed durability: a download lost to
@@ -477,7 +514,7 @@ export class DeskStore {
     async getAttendee(list, codeHash) {
         const tx = this.db.transaction("records");
         const bucket = await promisify(tx.objectStore("records").get([list, prefixOf(codeHash)]));
-        const record = bucket ? bucket.records[codeHash] : null;
+        const record = bucket ? unpacked(bucket.records[codeHash]) : null;
         return record ? {...record, list} : null;
     }
 
@@ -489,7 +526,7 @@ export class DeskStore {
             return null;
         }
         const records = await promisify(tx.objectStore("records").get([list, prefixOf(hash)]));
-        const record = records ? records.records[hash] : null;
+        const record = records ? unpacked(records.records[hash]) : null;
         return record ? {...record, list} : null;
     }
 
@@ -502,7 +539,8 @@ export class DeskStore {
     async listAttendees(list) {
         const tx = this.db.transaction("records");
         const buckets = await promisify(tx.objectStore("records").getAll(listRange(list)));
-        return buckets.flatMap((bucket) => Object.values(bucket.records).map((record) => ({...record, list})));
+        return buckets.flatMap((bucket) => Object.values(bucket.records)
+            .map((record) => ({...unpacked(record), list})));
     }
 
     /** {total, checkedIn} of a list, without reading a record. */

@@ -5,6 +5,7 @@
  * concern this desk's own uploads). */
 
 import {NetworkError} from "./api.js";
+import {detached, mark} from "./download.js";
 import {ownerOf} from "./offline.js";
 import {mergeSigned, prepareSigned} from "./signed.js";
 
@@ -34,6 +35,26 @@ export function toPerson(raw) {
         return null;
     }
     return {position_id: raw.attendee.position_id, ...personShown(raw.index)};
+}
+
+/** What the page keeps of each record of a download, made as its line arrives (while the
+ * next bytes are on their way): the store's packed form (store.pack) and the search index entry. The
+ * parsed record is garbage at once, and the list is stored moments after the last byte
+ * (docs/benchmarks.rst, "8 December: storing a download"). A record that cannot be read is left out
+ * (null), as the server leaves out one it cannot render, not the whole download. */
+export function keepReceived(raw, store) {
+    try {
+        const record = toRecord(raw);
+        const person = toPerson(raw);
+        return {
+            record: store.pack ? store.pack(record) : record,
+            // (kept until the list is stored: its strings must not keep the download's text)
+            person: person && Object.fromEntries(Object.entries(person).map(([k, v]) => [k, detached(v)])),
+        };
+    } catch (e) {
+        console.error("a downloaded record cannot be read", e);
+        return null;
+    }
 }
 
 /** What the store keeps of a download's head; kept: the list's meta before an incremental
@@ -162,16 +183,17 @@ export class Sync {
             return;
         }
         let meta = await store.getMeta(listId);
+        const each = (raw) => keepReceived(raw, store);
         let response;
         try {
-            response = await api.preload(meta ? {since: meta.sync_token, etag: meta.etag} : {});
+            response = await api.preload(meta ? {since: meta.sync_token, etag: meta.etag, each} : {each});
             const refused = response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 403;
             const unmergeable = response.status === 200 && response.data && meta && !canMerge(meta, response.data);
             if (meta && (refused || unmergeable)) {
                 // The sync token is no longer accepted, or the answer cannot be merged into
                 // what is stored: start over with a full download.
                 meta = null;
-                response = await api.preload({});
+                response = await api.preload({each});
             }
         } catch (e) {
             if (e instanceof NetworkError) {
@@ -187,15 +209,17 @@ export class Sync {
             await store.putMeta({...meta, last_sync: now});
         } else if (response.status === 200 && response.data) {
             const data = response.data;
-            const received = data.attendees || [];
-            const records = received.map(toRecord);
+            const received = (data.attendees || []).filter(Boolean);
+            const records = received.map((kept) => kept.record);
             // Only a download that says it carries the index fills the index.
-            const people = data.search === true ? received.map(toPerson).filter(Boolean) : [];
+            const people = data.search === true ? received.map((kept) => kept.person).filter(Boolean) : [];
+            mark("desk:download-prepared");
             if (meta) {
                 await store.mergeList(listId, records, data.removed || [], metaFrom(data, response, now, meta), people);
             } else {
                 await store.replaceList(listId, records, metaFrom(data, response, now), people);
             }
+            mark("desk:download-stored");
             await this.noteConflicts(listId, data.conflicts);
             prepareSigned(data.signed);
         } else {
