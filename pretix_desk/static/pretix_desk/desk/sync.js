@@ -38,10 +38,12 @@ export function toPerson(raw) {
 }
 
 /** What the page keeps of each record of a download, made as its line arrives (while the
- * next bytes are on their way): the store's packed form (store.pack) and the search index entry. The
- * parsed record is garbage at once, and the list is stored moments after the last byte
- * (docs/benchmarks.rst, "8 December: storing a download"). A record that cannot be read is left out
- * (null), as the server leaves out one it cannot render, not the whole download. */
+ * next bytes are on their way): the store's packed form (store.pack) and the search index
+ * entry. The parsed record is garbage at once, and the list is stored 1-2 s after the last
+ * byte at 100,000 (docs/benchmarks.rst, "8 December: storing a download"). A record that
+ * cannot be read is left out (null) and logged, not the whole download: offline, its ticket
+ * is then not found, where the server sends a record it cannot render as "cannot verify
+ * offline" (preload.unverifiable_record). */
 export function keepReceived(raw, store) {
     try {
         const record = toRecord(raw);
@@ -213,7 +215,6 @@ export class Sync {
             const records = received.map((kept) => kept.record);
             // Only a download that says it carries the index fills the index.
             const people = data.search === true ? received.map((kept) => kept.person).filter(Boolean) : [];
-            mark("desk:download-prepared");
             if (meta) {
                 await store.mergeList(listId, records, data.removed || [], metaFrom(data, response, now, meta), people);
             } else {
